@@ -1,0 +1,62 @@
+"""The /graphql endpoint: authenticates every operation (401 at the HTTP layer for a
+missing or bad token), binds the request to the token's tenant, and closes the
+request's connection when the response is ready. The GraphiQL page needs no token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from strawberry.asgi import GraphQL
+from strawberry.types.unset import UNSET
+
+from app.api.context import Context, Services
+from app.auth.tokens import verify_access_token
+from app.db import RequestDb
+from app.errors import ApiError, Forbidden, Unauthenticated
+
+
+def error_response(error: ApiError, status: int) -> JSONResponse:
+    headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if status == 401 else None
+    return JSONResponse(
+        {"errors": [{"message": error.message, "extensions": error.extensions}]},
+        status_code=status,
+        headers=headers,
+    )
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("missing bearer token")
+    return token.strip()
+
+
+class GraphQLView(GraphQL):
+    def __init__(self, services: Services, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.services = services
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        if self.is_websocket_request(request):
+            return await self.reject_websocket(request)
+        if self.should_render_graphql_ide(self.request_adapter_class(request)):
+            return await self.render_graphql_ide(request)
+        services = self.services
+        try:
+            claims = await verify_access_token(
+                bearer_token(request), keyring=services.keyring, settings=services.settings
+            )
+            principal = await services.principals.resolve(claims)
+        except Unauthenticated as error:
+            return error_response(error, 401)
+        except Forbidden as error:
+            return error_response(error, 403)
+        db = RequestDb(services.engine, principal.tenant.schema_name)
+        try:
+            ctx = Context(request=request, principal=principal, db=db, services=services)
+            return await super().run(request, context=ctx)
+        finally:
+            await db.close()

@@ -1,0 +1,131 @@
+"""Who is asking: the verified token resolved to an active tenant and an active user.
+
+Tenant status and user flags are cached per process for `principal_cache_seconds`
+(5 s by default), so suspending a tenant or deactivating a user takes effect on every
+API process within that time without a catalog query on every request.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.auth.permissions import permissions_for
+from app.auth.tokens import TokenClaims
+from app.db import bind_tenant
+from app.errors import Forbidden, Unauthenticated
+from app.users.tables import users
+from tenants.catalog import tenants
+
+
+@dataclass(frozen=True)
+class Tenant:
+    id: uuid.UUID
+    slug: str
+    name: str
+    status: str
+    schema_name: str
+    time_zone: str
+
+
+@dataclass(frozen=True)
+class Principal:
+    tenant: Tenant
+    user_id: uuid.UUID
+    email: str
+    name: str
+    role: str
+    permissions: frozenset[str]
+
+    def can(self, permission: str) -> bool:
+        return permission in self.permissions
+
+
+class TtlCache:
+    def __init__(self, ttl: float, max_entries: int = 10_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._data: OrderedDict[Any, tuple[float, Any]] = OrderedDict()
+
+    def get(self, key: Any) -> Any | None:
+        hit = self._data.get(key)
+        if hit is None or hit[0] < time.monotonic():
+            return None
+        return hit[1]
+
+    def put(self, key: Any, value: Any) -> None:
+        self._data[key] = (time.monotonic() + self.ttl, value)
+        self._data.move_to_end(key)
+        while len(self._data) > self.max_entries:
+            self._data.popitem(last=False)
+
+
+async def load_tenant(engine: AsyncEngine, tenant_id: uuid.UUID) -> Tenant | None:
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(tenants).where(tenants.c.id == tenant_id))).first()
+    if row is None:
+        return None
+    return Tenant(
+        id=row.id,
+        slug=row.slug,
+        name=row.name,
+        status=row.status,
+        schema_name=row.schema_name,
+        time_zone=row.time_zone,
+    )
+
+
+class PrincipalResolver:
+    def __init__(self, engine: AsyncEngine, ttl_seconds: float) -> None:
+        self.engine = engine
+        self._tenants = TtlCache(ttl_seconds)
+        self._users = TtlCache(ttl_seconds)
+
+    async def _tenant(self, tenant_id: uuid.UUID) -> Tenant | None:
+        tenant = self._tenants.get(tenant_id)
+        if tenant is None:
+            tenant = await load_tenant(self.engine, tenant_id)
+            self._tenants.put(tenant_id, tenant)
+        return tenant
+
+    async def _user(self, tenant: Tenant, user_id: uuid.UUID) -> Any | None:
+        key = (tenant.id, user_id)
+        user = self._users.get(key)
+        if user is None:
+            async with self.engine.connect() as raw:
+                conn = await bind_tenant(raw, tenant.schema_name)
+                user = (
+                    await conn.execute(
+                        select(
+                            users.c.id, users.c.email, users.c.name, users.c.role, users.c.active
+                        ).where(users.c.id == user_id)
+                    )
+                ).first()
+            self._users.put(key, user)
+        return user
+
+    async def resolve(self, claims: TokenClaims) -> Principal:
+        tenant = await self._tenant(claims.tenant_id)
+        if tenant is None:
+            raise Unauthenticated("unknown tenant")
+        if tenant.status != "active":
+            raise Forbidden("this tenant is suspended")
+        user = await self._user(tenant, claims.user_id)
+        if user is None:
+            raise Unauthenticated("unknown user")
+        if not user.active:
+            raise Forbidden("this user is deactivated")
+        return Principal(
+            tenant=tenant,
+            user_id=user.id,
+            email=user.email,
+            name=user.name,
+            role=user.role,
+            permissions=permissions_for(user.role),
+        )

@@ -1,0 +1,222 @@
+"""`kehu`: serve, work, migrate, and administer tenants, users and tokens.
+
+Errors an operator can fix print one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import uvicorn
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app import demo
+from app.audit.service import SYSTEM
+from app.auth.keys import KeyRing
+from app.auth.tokens import issue_access_token
+from app.db import create_engine, tenant_transaction
+from app.errors import UserErrors
+from app.preflight import PreflightError, ensure_database, ensure_services
+from app.settings import Settings, get_settings
+from app.users import service as users
+from tenants import provisioning
+from tenants.migrations import list_tenant_schemas, migrate_tenants, upgrade_catalog
+from tenants.provisioning import TenantError
+from workers.settings import build_worker
+
+EXIT_USAGE = 2
+
+
+class CommandError(Exception):
+    """One line for the operator; exit status 2."""
+
+
+def _run(settings: Settings, command: Callable[[AsyncEngine], Awaitable[Any]]) -> Any:
+    async def main() -> Any:
+        engine = create_engine(settings, pool_size=2)
+        try:
+            return await command(engine)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+async def _tenant_user(engine: AsyncEngine, slug: str, email: str):
+    tenant = await provisioning.get_tenant_by_slug(engine, slug)
+    async with tenant_transaction(engine, tenant.schema_name) as conn:
+        user = await users.find_by_email(conn, email)
+    if user is None:
+        raise CommandError(f"no user {email!r} in tenant {slug!r}")
+    return tenant, user
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
+    uvicorn.run(
+        "app.main:create_app", factory=True, host=args.host, port=args.port,
+        log_level="info", access_log=False,
+    )  # fmt: skip
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
+    build_worker(settings).run()
+
+
+def cmd_prepare(args: argparse.Namespace, settings: Settings) -> None:
+    ensure_services(settings)
+    if asyncio.run(ensure_database(settings)):
+        print(f"created database {settings.database_url.rsplit('/', 1)[-1]}")
+    cmd_migrate(args, settings)
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
+    started = time.perf_counter()
+    schemas = _run(settings, lambda e: _migrate_catalog(e))
+    failed = 0
+    for report in migrate_tenants(
+        settings.async_database_url, schemas, settings.migrate_concurrency
+    ):
+        if report.error:
+            failed += 1
+            print(f"  {report.slug}: FAILED {report.error}")
+        elif report.before != report.after:
+            print(f"  {report.slug}: {report.before or 'empty'} -> {report.after} "
+                  f"({report.seconds:.2f}s)")  # fmt: skip
+    elapsed = time.perf_counter() - started
+    print(f"migrated catalog and {len(schemas) - failed}/{len(schemas)} tenants in {elapsed:.1f}s")
+    if failed:
+        raise CommandError(f"{failed} tenant(s) failed to migrate; re-run to continue")
+
+
+async def _migrate_catalog(engine: AsyncEngine) -> list[tuple[str, str]]:
+    await upgrade_catalog(engine)
+    return await list_tenant_schemas(engine)
+
+
+def cmd_tenant(args: argparse.Namespace, settings: Settings) -> None:
+    if args.action == "create":
+        tenant_id = _run(
+            settings,
+            lambda e: provisioning.create_tenant(e, slug=args.slug, name=args.name or args.slug),
+        )
+        print(f"created tenant {args.slug} ({tenant_id})")
+    elif args.action == "list":
+        for t in _run(settings, provisioning.list_tenants):
+            print(f"{t.slug:<24} {t.status:<10} {t.id}  {t.name}")
+    else:
+        status = "suspended" if args.action == "suspend" else "active"
+        _run(settings, lambda e: provisioning.set_tenant_status(e, args.slug, status))
+        print(f"tenant {args.slug} is {status}")
+
+
+def cmd_user(args: argparse.Namespace, settings: Settings) -> None:
+    async def add(engine: AsyncEngine) -> None:
+        tenant = await provisioning.get_tenant_by_slug(engine, args.slug)
+        async with tenant_transaction(engine, tenant.schema_name) as conn:
+            await users.create_user(
+                conn, actor=SYSTEM, email=args.email, role=args.role, name=args.name or ""
+            )
+
+    async def deactivate(engine: AsyncEngine) -> None:
+        tenant, user = await _tenant_user(engine, args.slug, args.email)
+        async with tenant_transaction(engine, tenant.schema_name) as conn:
+            await users.update_user(
+                conn, actor=SYSTEM, user_id=user.id, changes=users.UserChanges(active=False)
+            )
+
+    _run(settings, add if args.action == "add" else deactivate)
+    print(
+        f"user {args.email} {'added to' if args.action == 'add' else 'deactivated in'} {args.slug}"
+    )
+
+
+def cmd_token(args: argparse.Namespace, settings: Settings) -> None:
+    async def token(engine: AsyncEngine) -> str:
+        tenant, user = await _tenant_user(engine, args.slug, args.email)
+        if not user.active:
+            raise CommandError(f"user {args.email!r} is deactivated")
+        return await issue_access_token(
+            keyring=KeyRing(engine), settings=settings, tenant_id=tenant.id, user_id=user.id,
+            roles=[user.role], ttl_seconds=args.ttl,
+        )  # fmt: skip
+
+    print(f"access token for {args.email} in {args.slug}:", file=sys.stderr)
+    print(_run(settings, token))
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
+    created = _run(settings, demo.ensure_demo_tenant)
+    print("seeded the demo tenant" if created else "the demo tenant exists")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kehu", description="kehu: multi-tenant CRM backend")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the API (uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("worker", help="run the job worker").set_defaults(func=cmd_worker)
+    sub.add_parser("migrate", help="migrate the catalog and every tenant").set_defaults(
+        func=cmd_migrate
+    )
+    sub.add_parser(
+        "prepare", help="start local PostgreSQL/Redis if needed, create the database, migrate"
+    ).set_defaults(func=cmd_prepare)
+    sub.add_parser("demo", help="create the demo tenant with sample data").set_defaults(
+        func=cmd_demo
+    )
+
+    tenant = sub.add_parser("tenant", help="create, list, suspend, resume tenants")
+    tsub = tenant.add_subparsers(dest="action", required=True)
+    create = tsub.add_parser("create")
+    create.add_argument("slug")
+    create.add_argument("--name")
+    tsub.add_parser("list")
+    for action in ("suspend", "resume"):
+        tsub.add_parser(action).add_argument("slug")
+    tenant.set_defaults(func=cmd_tenant)
+
+    user = sub.add_parser("user", help="add or deactivate users of a tenant")
+    usub = user.add_subparsers(dest="action", required=True)
+    add = usub.add_parser("add")
+    add.add_argument("slug")
+    add.add_argument("email")
+    add.add_argument("--role", required=True, choices=users.ROLES)
+    add.add_argument("--name")
+    deactivate = usub.add_parser("deactivate")
+    deactivate.add_argument("slug")
+    deactivate.add_argument("email")
+    user.set_defaults(func=cmd_user)
+
+    token = sub.add_parser("token", help="print an access token (last line of output)")
+    token.add_argument("slug")
+    token.add_argument("email")
+    token.add_argument("--ttl", type=int, default=None, help="lifetime in seconds")
+    token.set_defaults(func=cmd_token)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = parser().parse_args(argv)
+    try:
+        args.func(args, get_settings())
+    except (CommandError, TenantError, PreflightError) as error:
+        print(f"kehu: {error}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+    except UserErrors as error:
+        print(f"kehu: {error}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""Customer and contact queries: `customer`, `customers`, `contact`, `contacts`."""
+
+from __future__ import annotations
+
+import enum
+
+import strawberry
+from sqlalchemy import ColumnElement
+
+from app.api.context import Info
+from app.api.filters import (
+    DateFilter,
+    DateTimeFilter,
+    EnumFilter,
+    IdFilter,
+    TagsFilter,
+    all_of,
+    any_of,
+    date_condition,
+    datetime_condition,
+    enum_condition,
+    id_condition,
+    tags_condition,
+)
+from app.api.ids import parse_uuid
+from app.api.pagination import Connection, SortDirection, SortKey, connection_from, paginate
+from app.api.permissions import requires
+from app.api.selection import selected_paths
+from app.customers import queries
+from app.customers.tables import contacts, customers
+from app.customers.types import (
+    Contact,
+    Customer,
+    CustomerCategory,
+    CustomerTier,
+    build_contacts,
+    build_customers,
+)
+
+MAX_FILTER_DEPTH = 4
+
+
+@strawberry.input
+class CustomerFilter:
+    category: EnumFilter[CustomerCategory] | None = None
+    tier: EnumFilter[CustomerTier] | None = None
+    owner_id: IdFilter | None = strawberry.field(
+        default=None, description="isNull: true lists the public pool."
+    )
+    tags: TagsFilter | None = None
+    created_at: DateTimeFilter | None = None
+    created_on: DateFilter | None = strawberry.field(
+        default=None, description="Creation day in the tenant's time zone."
+    )
+    search: str | None = strawberry.field(
+        default=None, description="Substring of name, email or phone; any language."
+    )
+    deleted: bool = strawberry.field(
+        default=False, description="true lists soft-deleted customers (to restore them)."
+    )
+    and_: list[CustomerFilter] | None = strawberry.field(default=None, name="and")
+    or_: list[CustomerFilter] | None = strawberry.field(default=None, name="or")
+
+
+@strawberry.enum
+class CustomerOrderField(enum.Enum):
+    NAME = "name"
+    CREATED_AT = "created_at"
+    UPDATED_AT = "updated_at"
+
+
+@strawberry.input
+class CustomerOrder:
+    field: CustomerOrderField
+    direction: SortDirection = SortDirection.ASC
+
+
+@strawberry.input
+class ContactFilter:
+    customer_id: IdFilter | None = None
+    search: str | None = None
+    created_at: DateTimeFilter | None = None
+
+
+@strawberry.enum
+class ContactOrderField(enum.Enum):
+    NAME = "name"
+    CREATED_AT = "created_at"
+
+
+@strawberry.input
+class ContactOrder:
+    field: ContactOrderField
+    direction: SortDirection = SortDirection.ASC
+
+
+def customer_condition(f: CustomerFilter, time_zone: str, depth: int = 0) -> ColumnElement[bool]:
+    c = customers.c
+    nested = depth + 1 < MAX_FILTER_DEPTH
+    return all_of(
+        [
+            enum_condition(c.category, f.category),
+            enum_condition(c.tier, f.tier),
+            id_condition(c.owner_id, f.owner_id, "ownerId"),
+            tags_condition(c.tags, f.tags),
+            datetime_condition(c.created_at, f.created_at),
+            date_condition(c.created_at, f.created_on, time_zone),
+            queries.customer_search(f.search) if f.search else None,
+            all_of(customer_condition(g, time_zone, depth + 1) for g in f.and_)
+            if f.and_ and nested
+            else None,
+            any_of([customer_condition(g, time_zone, depth + 1) for g in f.or_])
+            if f.or_ and nested
+            else None,
+        ]
+    )
+
+
+def _sort(table, field: enum.Enum, direction: SortDirection) -> list[SortKey]:
+    descending = direction is SortDirection.DESC
+    return [SortKey(table.c[field.value], descending), SortKey(table.c.id, descending)]
+
+
+@strawberry.type
+class CustomerQueries:
+    @strawberry.field(extensions=requires("customers:read"))
+    async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
+        customer_id = parse_uuid(id)
+        if customer_id is None:
+            return None
+        async with info.context.db.read() as conn:
+            row = await queries.get_customer(conn, customer_id)
+            if row is None:
+                return None
+            (node,) = await build_customers(conn, [row], selected_paths(info))
+        return node
+
+    @strawberry.field(extensions=requires("customers:read"))
+    async def customers(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: CustomerFilter | None = None,
+        order_by: list[CustomerOrder] | None = None,
+    ) -> Connection[Customer]:
+        f = filter or CustomerFilter()
+        tz = info.context.principal.tenant.time_zone
+        query = queries.customers_query(
+            queries.live(customers, deleted=f.deleted), customer_condition(f, tz)
+        )
+        order = order_by or [CustomerOrder(field=CustomerOrderField.CREATED_AT)]
+        keys = [k for o in order for k in _sort(customers, o.field, o.direction)[:1]]
+        keys.append(SortKey(customers.c.id, keys[-1].descending))
+        selected = selected_paths(info)
+        async with info.context.db.read() as conn:
+            page = await paginate(
+                conn, query, keys, first=first, after=after, last=last, before=before,
+                with_total="totalCount" in selected,
+            )  # fmt: skip
+            nodes = await build_customers(conn, page.rows, selected, "edges.node.")
+        return connection_from(page, nodes)
+
+    @strawberry.field(extensions=requires("contacts:read"))
+    async def contact(self, info: Info, id: strawberry.ID) -> Contact | None:
+        contact_id = parse_uuid(id)
+        if contact_id is None:
+            return None
+        async with info.context.db.read() as conn:
+            row = await queries.get_contact(conn, contact_id)
+            if row is None:
+                return None
+            (node,) = await build_contacts(conn, [row], selected_paths(info))
+        return node
+
+    @strawberry.field(extensions=requires("contacts:read"))
+    async def contacts(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: ContactFilter | None = None,
+        order_by: ContactOrder | None = None,
+    ) -> Connection[Contact]:
+        f = filter or ContactFilter()
+        query = queries.contacts_query(
+            all_of(
+                [
+                    queries.live(contacts),
+                    id_condition(contacts.c.customer_id, f.customer_id, "customerId"),
+                    queries.contact_search(f.search),
+                    datetime_condition(contacts.c.created_at, f.created_at),
+                ]
+            )
+        )
+        order = order_by or ContactOrder(field=ContactOrderField.NAME)
+        selected = selected_paths(info)
+        async with info.context.db.read() as conn:
+            page = await paginate(
+                conn, query, _sort(contacts, order.field, order.direction),
+                first=first, after=after, last=last, before=before,
+                with_total="totalCount" in selected,
+            )  # fmt: skip
+            nodes = await build_contacts(conn, page.rows, selected, "edges.node.")
+        return connection_from(page, nodes)

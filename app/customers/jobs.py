@@ -1,0 +1,1 @@
+"""Customer import jobs (CSV); see importer.py."""

@@ -1,0 +1,280 @@
+"""Customer and contact mutations: each one transaction, audited, with userErrors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+import strawberry
+
+from app.api.context import Info
+from app.api.errors import UserErrorType, run_mutation
+from app.api.ids import optional_uuid, require_uuid
+from app.api.permissions import requires
+from app.api.selection import selected_paths
+from app.customers import service
+from app.customers.types import (
+    Contact,
+    Customer,
+    CustomerCategory,
+    CustomerTier,
+    build_contacts,
+    build_customers,
+)
+
+UNSET: Any = strawberry.UNSET
+
+CUSTOMER_INPUT_FIELDS = (
+    "name", "category", "tier", "industry", "region", "source", "phone", "email",
+    "address", "owner_id", "tags", "notes", "external_ref",
+)  # fmt: skip
+CONTACT_INPUT_FIELDS = ("name", "title", "phone", "email", "birthday", "is_primary")
+
+
+def _provided(input: object, names) -> dict[str, Any]:
+    """The fields the client sent (null included), as database values."""
+    out: dict[str, Any] = {}
+    for name in names:
+        value = getattr(input, name, UNSET)
+        if value is UNSET:
+            continue
+        if isinstance(value, enum.Enum):
+            value = value.value
+        out[name] = value
+    if "owner_id" in out:
+        out["owner_id"] = optional_uuid(out["owner_id"], "ownerId", "user")
+    return out
+
+
+@strawberry.input
+class CreateCustomerInput:
+    id: strawberry.ID | None = strawberry.field(
+        default=None, description="Optional client-generated id; repeating a create is a no-op."
+    )
+    name: str
+    category: CustomerCategory | None = UNSET
+    tier: CustomerTier | None = UNSET
+    industry: str | None = UNSET
+    region: str | None = UNSET
+    source: str | None = UNSET
+    phone: str | None = UNSET
+    email: str | None = UNSET
+    address: str | None = UNSET
+    owner_id: strawberry.ID | None = UNSET
+    tags: list[str] | None = UNSET
+    notes: str | None = UNSET
+    external_ref: str | None = UNSET
+
+
+@strawberry.input
+class UpdateCustomerInput:
+    id: strawberry.ID
+    version: int = strawberry.field(description="The version you loaded; stale ones conflict.")
+    name: str | None = UNSET
+    category: CustomerCategory | None = UNSET
+    tier: CustomerTier | None = UNSET
+    industry: str | None = UNSET
+    region: str | None = UNSET
+    source: str | None = UNSET
+    phone: str | None = UNSET
+    email: str | None = UNSET
+    address: str | None = UNSET
+    owner_id: strawberry.ID | None = UNSET
+    tags: list[str] | None = UNSET
+    notes: str | None = UNSET
+    external_ref: str | None = UNSET
+
+
+@strawberry.input
+class DeleteCustomerInput:
+    id: strawberry.ID
+    version: int | None = None
+
+
+@strawberry.input
+class RestoreCustomerInput:
+    id: strawberry.ID
+    version: int | None = None
+
+
+@strawberry.type
+class CustomerPayloadFields:
+    customer: Customer | None = None
+    user_errors: list[UserErrorType] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class CreateCustomerPayload(CustomerPayloadFields):
+    pass
+
+
+@strawberry.type
+class UpdateCustomerPayload(CustomerPayloadFields):
+    pass
+
+
+@strawberry.type
+class DeleteCustomerPayload(CustomerPayloadFields):
+    pass
+
+
+@strawberry.type
+class RestoreCustomerPayload(CustomerPayloadFields):
+    pass
+
+
+@strawberry.input
+class CreateContactInput:
+    id: strawberry.ID | None = None
+    customer_id: strawberry.ID
+    name: str
+    title: str | None = UNSET
+    phone: str | None = UNSET
+    email: str | None = UNSET
+    birthday: dt.date | None = UNSET
+    is_primary: bool | None = UNSET
+
+
+@strawberry.input
+class UpdateContactInput:
+    id: strawberry.ID
+    version: int
+    name: str | None = UNSET
+    title: str | None = UNSET
+    phone: str | None = UNSET
+    email: str | None = UNSET
+    birthday: dt.date | None = UNSET
+    is_primary: bool | None = UNSET
+
+
+@strawberry.input
+class DeleteContactInput:
+    id: strawberry.ID
+    version: int | None = None
+
+
+@strawberry.type
+class ContactPayloadFields:
+    contact: Contact | None = None
+    user_errors: list[UserErrorType] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class CreateContactPayload(ContactPayloadFields):
+    pass
+
+
+@strawberry.type
+class UpdateContactPayload(ContactPayloadFields):
+    pass
+
+
+@strawberry.type
+class DeleteContactPayload(ContactPayloadFields):
+    pass
+
+
+async def _customer_mutation(info: Info, payload: type, change) -> Any:
+    """Run `change(conn, actor)` in one transaction; answer with the customer as the
+    client selected it, or with the user errors (and nothing written)."""
+
+    async def write() -> Any:
+        async with info.context.db.write() as conn:
+            row = await change(conn, info.context.actor)
+            (node,) = await build_customers(conn, [row], selected_paths(info), "customer.")
+        return payload(customer=node)
+
+    return await run_mutation(write, lambda errors: payload(user_errors=errors))
+
+
+async def _contact_mutation(info: Info, payload: type, change) -> Any:
+    async def write() -> Any:
+        async with info.context.db.write() as conn:
+            row = await change(conn, info.context.actor)
+            (node,) = await build_contacts(conn, [row], selected_paths(info), "contact.")
+        return payload(contact=node)
+
+    return await run_mutation(write, lambda errors: payload(user_errors=errors))
+
+
+@strawberry.type
+class CustomerMutations:
+    @strawberry.mutation(extensions=requires("customers:write"))
+    async def create_customer(
+        self, info: Info, input: CreateCustomerInput
+    ) -> CreateCustomerPayload:
+        async def change(conn, actor):
+            return await service.create_customer(
+                conn, actor=actor, customer_id=optional_uuid(input.id, "id", "customer"),
+                fields=_provided(input, CUSTOMER_INPUT_FIELDS),
+            )  # fmt: skip
+
+        return await _customer_mutation(info, CreateCustomerPayload, change)
+
+    @strawberry.mutation(extensions=requires("customers:write"))
+    async def update_customer(
+        self, info: Info, input: UpdateCustomerInput
+    ) -> UpdateCustomerPayload:
+        async def change(conn, actor):
+            return await service.update_customer(
+                conn, actor=actor, customer_id=require_uuid(input.id, "id", "customer"),
+                version=input.version, fields=_provided(input, CUSTOMER_INPUT_FIELDS),
+            )  # fmt: skip
+
+        return await _customer_mutation(info, UpdateCustomerPayload, change)
+
+    @strawberry.mutation(extensions=requires("customers:write"))
+    async def delete_customer(
+        self, info: Info, input: DeleteCustomerInput
+    ) -> DeleteCustomerPayload:
+        async def change(conn, actor):
+            return await service.delete_customer(
+                conn, actor=actor, customer_id=require_uuid(input.id, "id", "customer"),
+                version=input.version,
+            )  # fmt: skip
+
+        return await _customer_mutation(info, DeleteCustomerPayload, change)
+
+    @strawberry.mutation(extensions=requires("customers:write"))
+    async def restore_customer(
+        self, info: Info, input: RestoreCustomerInput
+    ) -> RestoreCustomerPayload:
+        async def change(conn, actor):
+            return await service.restore_customer(
+                conn, actor=actor, customer_id=require_uuid(input.id, "id", "customer"),
+                version=input.version,
+            )  # fmt: skip
+
+        return await _customer_mutation(info, RestoreCustomerPayload, change)
+
+    @strawberry.mutation(extensions=requires("contacts:write"))
+    async def create_contact(self, info: Info, input: CreateContactInput) -> CreateContactPayload:
+        async def change(conn, actor):
+            return await service.create_contact(
+                conn, actor=actor, contact_id=optional_uuid(input.id, "id", "contact"),
+                customer_id=require_uuid(input.customer_id, "customerId", "customer"),
+                fields=_provided(input, CONTACT_INPUT_FIELDS),
+            )  # fmt: skip
+
+        return await _contact_mutation(info, CreateContactPayload, change)
+
+    @strawberry.mutation(extensions=requires("contacts:write"))
+    async def update_contact(self, info: Info, input: UpdateContactInput) -> UpdateContactPayload:
+        async def change(conn, actor):
+            return await service.update_contact(
+                conn, actor=actor, contact_id=require_uuid(input.id, "id", "contact"),
+                version=input.version, fields=_provided(input, CONTACT_INPUT_FIELDS),
+            )  # fmt: skip
+
+        return await _contact_mutation(info, UpdateContactPayload, change)
+
+    @strawberry.mutation(extensions=requires("contacts:write"))
+    async def delete_contact(self, info: Info, input: DeleteContactInput) -> DeleteContactPayload:
+        async def change(conn, actor):
+            return await service.delete_contact(
+                conn, actor=actor, contact_id=require_uuid(input.id, "id", "contact"),
+                version=input.version,
+            )  # fmt: skip
+
+        return await _contact_mutation(info, DeleteContactPayload, change)

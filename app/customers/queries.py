@@ -1,0 +1,101 @@
+"""Reads of customers and contacts, as composable selects (resolvers, jobs and any
+future compiled query path share them)."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import ColumnElement, Row, Select, and_, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.customers.tables import contacts, customers
+
+CUSTOMER_COLUMNS = [c for c in customers.c if c.key not in ("search_tokens", "name_key")]
+CONTACT_COLUMNS = [c for c in contacts.c if c.key != "search_tokens"]
+
+
+def search_tokens(text: str) -> list[str]:
+    """The tokens `search_tokens()` in the database makes: a single character, or
+    the distinct bigrams of the lower-cased query."""
+    text = text.lower()
+    if len(text) == 1:
+        return [text]
+    return sorted({text[i : i + 2] for i in range(len(text) - 1)})
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def text_search(table, columns: Sequence, text: str | None) -> ColumnElement[bool]:
+    """Indexed substring search: the GIN token index narrows, ILIKE makes it exact."""
+    text = (text or "").strip()
+    if not text:
+        return true()
+    pattern = _like_pattern(text)
+    return and_(
+        table.c.search_tokens.contains(search_tokens(text)),
+        or_(*(column.ilike(pattern, escape="\\") for column in columns)),
+    )
+
+
+def customer_search(text: str | None) -> ColumnElement[bool]:
+    c = customers.c
+    return text_search(customers, (c.name, c.email, c.phone), text)
+
+
+def contact_search(text: str | None) -> ColumnElement[bool]:
+    c = contacts.c
+    return text_search(contacts, (c.name, c.email, c.phone), text)
+
+
+def live(table, deleted: bool = False) -> ColumnElement[bool]:
+    return table.c.deleted_at.is_not(None) if deleted else table.c.deleted_at.is_(None)
+
+
+def customers_query(*conditions: ColumnElement[bool]) -> Select:
+    return select(*CUSTOMER_COLUMNS).where(*conditions)
+
+
+def contacts_query(*conditions: ColumnElement[bool]) -> Select:
+    return select(*CONTACT_COLUMNS).where(*conditions)
+
+
+async def get_customer(conn: AsyncConnection, customer_id: uuid.UUID) -> Row | None:
+    """A customer by id, deleted ones included (a client may look at what it deleted)."""
+    return (await conn.execute(customers_query(customers.c.id == customer_id))).first()
+
+
+async def get_contact(conn: AsyncConnection, contact_id: uuid.UUID) -> Row | None:
+    return (await conn.execute(contacts_query(contacts.c.id == contact_id, live(contacts)))).first()
+
+
+async def contacts_by_customer(
+    conn: AsyncConnection, customer_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, list[Row]]:
+    """Live contacts of many customers in one statement, primary first, then by name."""
+    ids = list(dict.fromkeys(customer_ids))
+    grouped: dict[uuid.UUID, list[Row]] = defaultdict(list)
+    if not ids:
+        return grouped
+    rows = await conn.execute(
+        contacts_query(contacts.c.customer_id.in_(ids), live(contacts)).order_by(
+            contacts.c.customer_id, contacts.c.is_primary.desc(), contacts.c.name, contacts.c.id
+        )
+    )
+    for row in rows:
+        grouped[row.customer_id].append(row)
+    return grouped
+
+
+async def customers_by_id(
+    conn: AsyncConnection, customer_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Row]:
+    ids = list(dict.fromkeys(customer_ids))
+    if not ids:
+        return {}
+    rows = await conn.execute(customers_query(customers.c.id.in_(ids)))
+    return {row.id: row for row in rows}

@@ -1,0 +1,186 @@
+"""Writes to customers and contacts. Every function runs inside the caller's
+transaction and raises UserErrors for anything the user can fix."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import Row, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.audit.service import Actor
+from app.customers.rules import normalise_contact, normalise_customer
+from app.customers.tables import contacts, customers
+from app.errors import UserError, UserErrors, fail
+from app.records import apply_change, insert_once, lock_for_change
+from app.users.tables import users
+
+CUSTOMER_UNIQUE = {
+    "uq_customers_external_ref": UserError(
+        "externalRef", "TAKEN", "another customer already has this externalRef"
+    )
+}
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def _check_owner(conn: AsyncConnection, fields: dict[str, Any]) -> list[UserError]:
+    owner_id = fields.get("owner_id")
+    if owner_id is None:
+        return []
+    active = await conn.scalar(select(users.c.active).where(users.c.id == owner_id))
+    if not active:
+        return [UserError("ownerId", "NOT_FOUND", "no active user with this id")]
+    return []
+
+
+async def _validated_customer(
+    conn: AsyncConnection, fields: dict[str, Any], *, creating: bool
+) -> dict[str, Any]:
+    fields = dict(fields)
+    errors = normalise_customer(fields, creating=creating)
+    errors += await _check_owner(conn, fields)
+    if errors:
+        raise UserErrors(errors)
+    return fields
+
+
+async def create_customer(
+    conn: AsyncConnection, *, actor: Actor, customer_id: uuid.UUID | None, fields: dict[str, Any]
+) -> Row:
+    values = await _validated_customer(conn, fields, creating=True)
+    row, _ = await insert_once(
+        conn, customers, actor=actor, entity="customer", row_id=customer_id, values=values,
+        unique=CUSTOMER_UNIQUE,
+    )  # fmt: skip
+    return row
+
+
+async def update_customer(
+    conn: AsyncConnection,
+    *,
+    actor: Actor,
+    customer_id: uuid.UUID,
+    version: int | None,
+    fields: dict[str, Any],
+) -> Row:
+    current = await lock_for_change(
+        conn, customers, customer_id, entity="customer", version=version
+    )
+    values = await _validated_customer(conn, fields, creating=False)
+    return await apply_change(
+        conn, customers, current, actor=actor, entity="customer", action="update",
+        values=values, unique=CUSTOMER_UNIQUE,
+    )  # fmt: skip
+
+
+async def delete_customer(
+    conn: AsyncConnection, *, actor: Actor, customer_id: uuid.UUID, version: int | None
+) -> Row:
+    current = await lock_for_change(
+        conn, customers, customer_id, entity="customer", version=version
+    )
+    return await apply_change(
+        conn, customers, current, actor=actor, entity="customer", action="delete",
+        values={"deleted_at": _now()},
+    )  # fmt: skip
+
+
+async def restore_customer(
+    conn: AsyncConnection, *, actor: Actor, customer_id: uuid.UUID, version: int | None
+) -> Row:
+    current = await lock_for_change(
+        conn, customers, customer_id, entity="customer", version=version, deleted=True
+    )
+    return await apply_change(
+        conn, customers, current, actor=actor, entity="customer", action="restore",
+        values={"deleted_at": None}, unique=CUSTOMER_UNIQUE,
+    )  # fmt: skip
+
+
+async def _live_customer(conn: AsyncConnection, customer_id: uuid.UUID) -> None:
+    found = await conn.scalar(
+        select(customers.c.id)
+        .where(customers.c.id == customer_id, customers.c.deleted_at.is_(None))
+        .with_for_update()
+    )
+    if found is None:
+        raise fail("customerId", "NOT_FOUND", "no such customer")
+
+
+async def _demote_other_primaries(
+    conn: AsyncConnection, customer_id: uuid.UUID, keep: uuid.UUID | None
+) -> None:
+    """A customer has one primary contact: making one primary demotes the others."""
+    statement = update(contacts).where(
+        contacts.c.customer_id == customer_id,
+        contacts.c.is_primary,
+        contacts.c.deleted_at.is_(None),
+    )
+    if keep is not None:
+        statement = statement.where(contacts.c.id != keep)
+    await conn.execute(
+        statement.values(is_primary=False, version=contacts.c.version + 1, updated_at=_now())
+    )
+
+
+def _validated_contact(fields: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+    fields = dict(fields)
+    errors = normalise_contact(fields, creating=creating)
+    if errors:
+        raise UserErrors(errors)
+    return fields
+
+
+async def create_contact(
+    conn: AsyncConnection,
+    *,
+    actor: Actor,
+    contact_id: uuid.UUID | None,
+    customer_id: uuid.UUID,
+    fields: dict[str, Any],
+) -> Row:
+    values = _validated_contact(fields, creating=True)
+    await _live_customer(conn, customer_id)
+    values["customer_id"] = customer_id
+    if values["is_primary"]:
+        existing = contact_id and await conn.scalar(
+            select(contacts.c.id).where(contacts.c.id == contact_id)
+        )
+        if not existing:
+            await _demote_other_primaries(conn, customer_id, keep=None)
+    row, _ = await insert_once(
+        conn, contacts, actor=actor, entity="contact", row_id=contact_id, values=values
+    )
+    return row
+
+
+async def update_contact(
+    conn: AsyncConnection,
+    *,
+    actor: Actor,
+    contact_id: uuid.UUID,
+    version: int | None,
+    fields: dict[str, Any],
+) -> Row:
+    current = await lock_for_change(conn, contacts, contact_id, entity="contact", version=version)
+    values = _validated_contact(fields, creating=False)
+    if values.get("is_primary") and not current.is_primary:
+        await _demote_other_primaries(conn, current.customer_id, keep=current.id)
+    return await apply_change(
+        conn, contacts, current, actor=actor, entity="contact", action="update", values=values
+    )
+
+
+async def delete_contact(
+    conn: AsyncConnection, *, actor: Actor, contact_id: uuid.UUID, version: int | None
+) -> Row:
+    current = await lock_for_change(conn, contacts, contact_id, entity="contact", version=version)
+    return await apply_change(
+        conn, contacts, current, actor=actor, entity="contact", action="delete",
+        values={"deleted_at": _now(), "is_primary": False},
+    )  # fmt: skip

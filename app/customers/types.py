@@ -1,0 +1,157 @@
+"""GraphQL types of customers and contacts, built as plain objects for a whole page:
+children are fetched per page by looking ahead at the selection, never per row."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Sequence
+
+import strawberry
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.customers.queries import contacts_by_customer, customers_by_id
+from app.users.graphql import User
+from app.users.queries import users_by_id
+
+
+@strawberry.enum
+class CustomerCategory(enum.Enum):
+    PROSPECT = "prospect"
+    TARGET = "target"
+    ACTIVE = "active"
+    PARTNER = "partner"
+    BLACKLISTED = "blacklisted"
+    COMPETITOR = "competitor"
+
+
+@strawberry.enum
+class CustomerTier(enum.Enum):
+    A = "A"
+    B = "B"
+    C = "C"
+
+
+@strawberry.type
+class Contact:
+    id: strawberry.ID
+    customer_id: strawberry.ID
+    name: str
+    title: str | None
+    phone: str | None
+    email: str | None
+    birthday: dt.date | None
+    is_primary: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int
+    customer: Customer | None = strawberry.field(
+        default=None, description="The customer this contact belongs to."
+    )
+
+    @classmethod
+    def from_row(cls, row: Row) -> Contact:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            customer_id=strawberry.ID(str(row.customer_id)),
+            name=row.name,
+            title=row.title,
+            phone=row.phone,
+            email=row.email,
+            birthday=row.birthday,
+            is_primary=row.is_primary,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            version=row.version,
+        )
+
+
+@strawberry.type
+class Customer:
+    id: strawberry.ID
+    name: str
+    category: CustomerCategory
+    tier: CustomerTier | None
+    industry: str | None
+    region: str | None
+    source: str | None
+    phone: str | None
+    email: str | None
+    address: str | None
+    owner_id: strawberry.ID | None = strawberry.field(
+        description="The responsible user; null means the customer is in the public pool."
+    )
+    tags: list[str]
+    notes: str | None
+    external_ref: str | None = strawberry.field(
+        description="The customer's id in the tenant's previous system."
+    )
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int = strawberry.field(description="Pass it back on update; a stale one conflicts.")
+    deleted_at: dt.datetime | None
+    owner: User | None = None
+    contacts: list[Contact] = strawberry.field(
+        default_factory=list, description="Live contacts, the primary one first."
+    )
+
+    @classmethod
+    def from_row(cls, row: Row) -> Customer:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            name=row.name,
+            category=CustomerCategory(row.category),
+            tier=CustomerTier(row.tier) if row.tier else None,
+            industry=row.industry,
+            region=row.region,
+            source=row.source,
+            phone=row.phone,
+            email=row.email,
+            address=row.address,
+            owner_id=strawberry.ID(str(row.owner_id)) if row.owner_id else None,
+            tags=list(row.tags),
+            notes=row.notes,
+            external_ref=row.external_ref,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            version=row.version,
+            deleted_at=row.deleted_at,
+        )
+
+
+async def build_customers(
+    conn: AsyncConnection, rows: Sequence[Row], selected: set[str], prefix: str = ""
+) -> list[Customer]:
+    """Customers with the children the query selected below `prefix`, one statement
+    per kind of child for the whole page."""
+    nodes = [Customer.from_row(r) for r in rows]
+    if f"{prefix}contacts" in selected and rows:
+        grouped = await contacts_by_customer(conn, [r.id for r in rows])
+        for node, row in zip(nodes, rows, strict=True):
+            node.contacts = [Contact.from_row(c) for c in grouped.get(row.id, [])]
+    if f"{prefix}owner" in selected and rows:
+        owners = await users_by_id(conn, [r.owner_id for r in rows])
+        for node, row in zip(nodes, rows, strict=True):
+            owner = owners.get(row.owner_id)
+            node.owner = User.from_row(owner) if owner else None
+    return nodes
+
+
+async def build_contacts(
+    conn: AsyncConnection, rows: Sequence[Row], selected: set[str], prefix: str = ""
+) -> list[Contact]:
+    nodes = [Contact.from_row(r) for r in rows]
+    if f"{prefix}customer" in selected and rows:
+        parents = await customers_by_id(conn, [r.customer_id for r in rows])
+        built = {
+            key: node
+            for key, node in zip(
+                parents,
+                await build_customers(conn, list(parents.values()), selected, f"{prefix}customer."),
+                strict=True,
+            )
+        }
+        for node, row in zip(nodes, rows, strict=True):
+            node.customer = built.get(row.customer_id)
+    return nodes

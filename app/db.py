@@ -1,0 +1,130 @@
+"""Database access: the engine, the tenant placeholder schema and per-request connections.
+
+Tenant tables are declared against the placeholder schema ``tenant``; a connection is
+bound to one tenant by ``schema_translate_map``, so every statement it runs is
+schema-qualified and no session state (``search_path``) is ever relied on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from sqlalchemy import Column, DateTime, Integer, MetaData, Uuid, func
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from app.settings import Settings
+
+TENANT = "tenant"
+CATALOG = "catalog"
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+tenant_metadata = MetaData(schema=TENANT, naming_convention=NAMING_CONVENTION)
+catalog_metadata = MetaData(schema=CATALOG, naming_convention=NAMING_CONVENTION)
+
+
+def create_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
+    size = pool_size or settings.pool_size
+    return create_async_engine(
+        settings.async_database_url,
+        pool_size=size,
+        max_overflow=size,
+        pool_pre_ping=False,
+        # Connections are recycled so per-connection catalog caches (which grow with
+        # schemas x tables) stay bounded.
+        pool_recycle=1800,
+        connect_args={
+            # Statement text is schema-qualified, so each tenant has its own entries.
+            "prepared_statement_cache_size": 512,
+            # Unqualified names must fail loudly instead of reading the wrong place.
+            "server_settings": {"search_path": "pg_catalog", "application_name": "kehu"},
+        },
+    )
+
+
+async def bind_tenant(conn: AsyncConnection, schema: str) -> AsyncConnection:
+    return await conn.execution_options(schema_translate_map={TENANT: schema})
+
+
+@asynccontextmanager
+async def tenant_transaction(engine: AsyncEngine, schema: str) -> AsyncIterator[AsyncConnection]:
+    """One transaction in one tenant's schema (jobs, CLI commands)."""
+    async with engine.begin() as conn:
+        yield await bind_tenant(conn, schema)
+
+
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+class RequestDb:
+    """The one tenant-bound connection of a request.
+
+    graphql-core resolves sibling fields concurrently, so use of the connection is
+    serialised by a lock. Reads share an implicit transaction; each mutation gets its
+    own transaction through :meth:`write`, which commits before the mutation returns.
+    """
+
+    def __init__(self, engine: AsyncEngine, schema: str) -> None:
+        self._engine = engine
+        self._schema = schema
+        self._conn: AsyncConnection | None = None
+        self._lock = asyncio.Lock()
+        self._after_commit: list[AfterCommit] = []
+
+    async def _connection(self) -> AsyncConnection:
+        if self._conn is None:
+            raw = await self._engine.connect()
+            self._conn = await bind_tenant(raw, self._schema)
+        return self._conn
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with self._lock:
+            yield await self._connection()
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction that commits when the block exits cleanly, else rolls back."""
+        async with self._lock:
+            conn = await self._connection()
+            if conn.in_transaction():
+                await conn.rollback()  # only reads happened; start the write afresh
+            try:
+                async with conn.begin():
+                    yield conn
+            except BaseException:
+                self._after_commit.clear()
+                raise
+        await self.run_after_commit()
+
+    def after_commit(self, hook: AfterCommit) -> None:
+        self._after_commit.append(hook)
+
+    async def run_after_commit(self) -> None:
+        hooks, self._after_commit = self._after_commit, []
+        for hook in hooks:
+            await hook()
+
+    async def close(self) -> None:
+        self._after_commit.clear()
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.close()
+
+
+def record_columns() -> list[Column]:
+    """Columns every business row carries (ARCHITECTURE.md, data conventions)."""
+    return [
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("created_by", Uuid),
+        Column("version", Integer, nullable=False, server_default="1"),
+    ]

@@ -1,0 +1,117 @@
+"""The `demo` tenant: realistic sample data so `make run` has something to show."""
+
+from __future__ import annotations
+
+import random
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from app.audit.service import SYSTEM
+from app.customers import service as customers
+from app.users import service as users
+from tenants import provisioning
+
+DEMO_SLUG = "demo"
+ADMIN_EMAIL = "admin@demo.example.com"
+CUSTOMER_COUNT = 300
+
+CITIES = [
+    "佛山",
+    "广州",
+    "深圳",
+    "上海",
+    "杭州",
+    "苏州",
+    "成都",
+    "武汉",
+    "南京",
+    "青岛",
+    "厦门",
+    "天津",
+]
+CORES = ["华达", "鑫源", "恒通", "宏远", "金桥", "新锐", "永信", "博雅", "天成", "瑞丰", "嘉和",
+         "东方", "联创", "中科", "海川", "明德", "长城", "盛世", "佳美", "安泰"]  # fmt: skip
+TRADES = [("电子", "电子制造"), ("科技", "软件与信息"), ("贸易", "批发零售"), ("食品", "食品饮料"),
+          ("医药", "医药"), ("机械", "装备制造"), ("物流", "交通物流"), ("建材", "建筑建材")]  # fmt: skip
+SUFFIXES = ["有限公司", "股份有限公司", "集团", "有限责任公司"]
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = [
+    "伟",
+    "芳",
+    "娜",
+    "敏",
+    "静",
+    "丽",
+    "强",
+    "磊",
+    "军",
+    "洋",
+    "勇",
+    "艳",
+    "杰",
+    "涛",
+    "明",
+    "超",
+]
+TITLES = ["总经理", "采购经理", "财务总监", "技术总监", "销售代表", "行政主管"]
+SOURCES = ["展会", "官网", "转介绍", "电话营销", "合作伙伴", "广告"]
+TAGS = ["重点客户", "年度合同", "华南", "华东", "新客户", "待回访", "VIP"]
+REPS = [("sales1@demo.example.com", "李明", "sales"), ("sales2@demo.example.com", "王芳", "sales"),
+        ("manager@demo.example.com", "陈静", "manager"), ("viewer@demo.example.com", "赵敏", "viewer")]  # fmt: skip
+
+
+def _person(rng: random.Random) -> str:
+    return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.randint(1, 2)))
+
+
+def _phone(rng: random.Random) -> str:
+    return f"1{rng.choice('3589')}{rng.randint(0, 9)}{rng.randint(10_000_000, 99_999_999)}"
+
+
+def _customer(rng: random.Random, i: int, owners: list) -> dict:
+    city = rng.choice(CITIES)
+    short, industry = rng.choice(TRADES)
+    name = f"{city}{rng.choice(CORES)}{short}{rng.choice(SUFFIXES)}"
+    return {
+        "name": name if i % 7 else f"{name}（{i}号分部）",
+        "category": rng.choice(["prospect", "target", "active", "active", "partner"]),
+        "tier": rng.choice(["A", "B", "B", "C", "C", None]),
+        "industry": industry,
+        "region": city,
+        "source": rng.choice(SOURCES),
+        "phone": _phone(rng),
+        "email": f"contact{i}@example-{i % 50}.cn",
+        "address": f"{city}市{rng.choice(['高新区', '经济开发区', '中心区'])}{rng.randint(1, 300)}号",
+        "owner_id": rng.choice(owners),
+        "tags": rng.sample(TAGS, rng.randint(0, 3)),
+        "external_ref": f"CRM-{10000 + i}",
+    }
+
+
+async def ensure_demo_tenant(engine: AsyncEngine) -> bool:
+    """Create the demo tenant with users and customers unless it exists."""
+    existing = {t.slug for t in await provisioning.list_tenants(engine)}
+    if DEMO_SLUG in existing:
+        return False
+    await provisioning.create_tenant(engine, slug=DEMO_SLUG, name="演示公司 Demo Co.", seed=seed)
+    return True
+
+
+async def seed(conn: AsyncConnection) -> None:
+    rng = random.Random(20261123)
+    await users.create_user(conn, actor=SYSTEM, email=ADMIN_EMAIL, role="admin", name="管理员")
+    owners: list = [None]
+    for email, name, role in REPS:
+        row = await users.create_user(conn, actor=SYSTEM, email=email, role=role, name=name)
+        if role != "viewer":
+            owners.append(row.id)
+    for i in range(CUSTOMER_COUNT):
+        customer = await customers.create_customer(
+            conn, actor=SYSTEM, customer_id=None, fields=_customer(rng, i, owners)
+        )
+        for n in range(rng.randint(1, 3)):
+            await customers.create_contact(
+                conn, actor=SYSTEM, contact_id=None, customer_id=customer.id,
+                fields={"name": _person(rng), "title": rng.choice(TITLES),
+                        "phone": _phone(rng), "is_primary": n == 0},
+            )  # fmt: skip

@@ -1,0 +1,75 @@
+"""The ASGI application: /graphql, /healthz, /readyz."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from app.api.context import Services
+from app.api.schema import schema
+from app.api.view import GraphQLView
+from app.services import close_services, create_services
+from app.settings import Settings, get_settings
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+def readiness(services: Services):
+    async def readyz(request: Request) -> JSONResponse:
+        checks: dict[str, str] = {}
+        try:
+            async with services.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as error:  # readiness reports, it does not raise
+            checks["database"] = f"unavailable: {type(error).__name__}"
+        try:
+            await services.queue.ping()
+            checks["redis"] = "ok"
+        except Exception as error:
+            checks["redis"] = f"unavailable: {type(error).__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", **checks},
+            status_code=200 if ready else 503,
+        )
+
+    return readyz
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
+    settings = settings or get_settings()
+    owned = services is None
+    services = services or create_services(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if owned:
+            await close_services(services)
+
+    graphql = GraphQLView(
+        services,
+        schema=schema,
+        graphql_ide="graphiql",
+        allow_queries_via_get=True,
+        multipart_uploads_enabled=True,
+    )
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readiness(services)),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    return app

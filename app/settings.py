@@ -1,0 +1,49 @@
+"""Settings: the only module that reads the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = field(
+        default_factory=lambda: _env("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/kehu")
+    )
+    redis_url: str = field(default_factory=lambda: _env("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    # Separate queue names keep a test run's jobs away from a `make run` worker.
+    queue_name: str = field(default_factory=lambda: _env("KEHU_QUEUE", "kehu:queue"))
+    issuer: str = field(default_factory=lambda: _env("KEHU_ISSUER", "http://127.0.0.1:8000"))
+    audience: str = field(default_factory=lambda: _env("KEHU_AUDIENCE", "kehu-api"))
+    token_ttl_seconds: int = field(default_factory=lambda: int(_env("KEHU_TOKEN_TTL", "3600")))
+    # How long tenant status and user flags may be served from the per-process cache.
+    principal_cache_seconds: float = field(
+        default_factory=lambda: float(_env("KEHU_PRINCIPAL_CACHE_SECONDS", "5"))
+    )
+    pool_size: int = field(default_factory=lambda: int(_env("KEHU_DB_POOL_SIZE", "10")))
+    migrate_concurrency: int = field(
+        default_factory=lambda: int(_env("KEHU_MIGRATE_CONCURRENCY", "4"))
+    )
+    max_upload_bytes: int = field(
+        default_factory=lambda: int(_env("KEHU_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024)))
+    )
+
+    @property
+    def async_database_url(self) -> str:
+        """The DATABASE_URL with the asyncpg driver, whatever scheme the user wrote."""
+        url = self.database_url
+        for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+asyncpg://" + url[len(prefix) :]
+        raise ValueError(f"DATABASE_URL must be a postgresql:// URL, got {url!r}")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,160 @@
+"""Users and `me` over GraphQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+import strawberry
+from sqlalchemy import Row, select
+
+from app.api.context import Info
+from app.api.errors import UserErrorType, run_mutation
+from app.api.ids import require_uuid
+from app.api.pagination import Connection, SortKey, connection_from, paginate
+from app.api.permissions import requires
+from app.users import service
+from app.users.tables import users
+
+
+@strawberry.enum
+class Role(enum.Enum):
+    ADMIN = "admin"
+    MANAGER = "manager"
+    SALES = "sales"
+    SERVICE = "service"
+    VIEWER = "viewer"
+
+
+@strawberry.type
+class User:
+    id: strawberry.ID
+    email: str
+    name: str
+    role: Role
+    active: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int
+
+    @classmethod
+    def from_row(cls, row: Row) -> User:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            email=row.email,
+            name=row.name,
+            role=Role(row.role),
+            active=row.active,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            version=row.version,
+        )
+
+
+@strawberry.type
+class Tenant:
+    id: strawberry.ID
+    slug: str
+    name: str
+    time_zone: str
+
+
+@strawberry.type
+class Me:
+    user: User
+    tenant: Tenant
+    permissions: list[str]
+
+
+@strawberry.input
+class CreateUserInput:
+    email: str
+    role: Role
+    name: str = ""
+
+
+@strawberry.type
+class CreateUserPayload:
+    user: User | None = None
+    user_errors: list[UserErrorType] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class UpdateUserInput:
+    id: strawberry.ID
+    role: Role | None = None
+    active: bool | None = None
+    name: str | None = None
+
+
+@strawberry.type
+class UpdateUserPayload:
+    user: User | None = None
+    user_errors: list[UserErrorType] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class UserQueries:
+    @strawberry.field(description="The signed-in user and their tenant.")
+    async def me(self, info: Info) -> Me:
+        principal = info.context.principal
+        async with info.context.db.read() as conn:
+            row = (await conn.execute(select(users).where(users.c.id == principal.user_id))).one()
+        tenant = principal.tenant
+        return Me(
+            user=User.from_row(row),
+            tenant=Tenant(
+                id=strawberry.ID(str(tenant.id)),
+                slug=tenant.slug,
+                name=tenant.name,
+                time_zone=tenant.time_zone,
+            ),
+            permissions=sorted(principal.permissions),
+        )
+
+    @strawberry.field(extensions=requires("users:read"), description="Users, by email.")
+    async def users(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[User]:
+        async with info.context.db.read() as conn:
+            page = await paginate(
+                conn, select(users), [SortKey(users.c.email), SortKey(users.c.id)],
+                first=first, after=after, last=last, before=before, with_total=True,
+            )  # fmt: skip
+        return connection_from(page, [User.from_row(r) for r in page.rows])
+
+
+@strawberry.type
+class UserMutations:
+    @strawberry.mutation(extensions=requires("users:manage"))
+    async def create_user(self, info: Info, input: CreateUserInput) -> CreateUserPayload:
+        async def write() -> CreateUserPayload:
+            async with info.context.db.write() as conn:
+                row = await service.create_user(
+                    conn, actor=info.context.actor, email=input.email, role=input.role.value,
+                    name=input.name,
+                )  # fmt: skip
+            return CreateUserPayload(user=User.from_row(row))
+
+        return await run_mutation(write, lambda errors: CreateUserPayload(user_errors=errors))
+
+    @strawberry.mutation(extensions=requires("users:manage"))
+    async def update_user(self, info: Info, input: UpdateUserInput) -> UpdateUserPayload:
+        changes = service.UserChanges(
+            role=input.role.value if input.role else None, active=input.active, name=input.name
+        )
+
+        async def write() -> UpdateUserPayload:
+            user_id = require_uuid(input.id, "id", "user")
+            async with info.context.db.write() as conn:
+                row = await service.update_user(
+                    conn, actor=info.context.actor, user_id=user_id, changes=changes
+                )
+            return UpdateUserPayload(user=User.from_row(row))
+
+        return await run_mutation(write, lambda errors: UpdateUserPayload(user_errors=errors))

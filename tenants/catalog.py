@@ -1,0 +1,61 @@
+"""The catalog: the one schema that knows the tenants, the signing keys and the outbox."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Index,
+    Table,
+    Text,
+    Uuid,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from app.db import catalog_metadata
+
+TENANT_STATUSES = ("active", "suspended")
+
+tenants = Table(
+    "tenants",
+    catalog_metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("slug", Text, nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("status", Text, nullable=False, server_default="active"),
+    Column("schema_name", Text, nullable=False, unique=True),
+    Column("time_zone", Text, nullable=False, server_default="Asia/Shanghai"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("status in ('active', 'suspended')", name="status"),
+)
+
+signing_keys = Table(
+    "signing_keys",
+    catalog_metadata,
+    Column("kid", Text, primary_key=True),
+    Column("algorithm", Text, nullable=False),
+    Column("private_jwk", JSONB, nullable=False),
+    Column("public_jwk", JSONB, nullable=False),
+    Column("status", Text, nullable=False, server_default="active"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("status in ('active', 'retired')", name="status"),
+)
+
+# Work to enqueue once the transaction that wrote it commits; the relay moves rows
+# to the queue, so a rolled-back request never starts a job and a committed one
+# never loses it.
+outbox = Table(
+    "outbox",
+    catalog_metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("tenant_id", Uuid, nullable=False),
+    Column("task", Text, nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("dispatched_at", DateTime(timezone=True)),
+    Index("ix_outbox_pending", "id", postgresql_where=text("dispatched_at IS NULL")),
+)

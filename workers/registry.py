@@ -1,0 +1,3 @@
+"""Importing a capability's jobs module registers its handlers with app.jobs.service."""
+
+import app.customers.jobs  # noqa: F401

@@ -1,0 +1,43 @@
+"""The arq worker: functions, cron schedules, and the services every job uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arq import cron
+from arq.worker import Worker, func
+
+import workers.registry  # noqa: F401  (registers every capability's job handlers)
+from app.services import close_services, create_services
+from app.settings import Settings
+from workers.queue import dumps, loads, redis_settings
+from workers.tasks import JOB_TIMEOUT_SECONDS, relay_outbox, run_job, sweep_stalled_jobs
+
+
+def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -> Worker:
+    services = create_services(settings)
+
+    async def on_shutdown(ctx: dict[str, Any]) -> None:
+        await close_services(ctx["services"])
+
+    options: dict[str, Any] = dict(
+        functions=[func(run_job, name="run_job", timeout=JOB_TIMEOUT_SECONDS, max_tries=8)],
+        cron_jobs=[
+            # Cron ticks are skipped while no worker runs; both catch up from the
+            # database state (pending outbox rows, stale heartbeats), not from ticks.
+            cron(relay_outbox, second=set(range(0, 60, 2)), timeout=30),
+            cron(sweep_stalled_jobs, second={7}, timeout=50),
+        ],
+        redis_settings=redis_settings(settings),
+        queue_name=settings.queue_name,
+        job_serializer=dumps,
+        job_deserializer=loads,
+        job_timeout=JOB_TIMEOUT_SECONDS,
+        keep_result=3600,
+        burst=burst,
+        ctx={"services": services},
+        on_shutdown=on_shutdown,
+        handle_signals=not burst,
+    )
+    options.update(overrides)
+    return Worker(**options)

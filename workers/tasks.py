@@ -1,0 +1,110 @@
+"""What the worker runs: job chunks, the outbox relay, and the stalled-job sweeper."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from arq import Retry
+from sqlalchemy import select, text
+
+from app.audit.service import Actor
+from app.auth.principal import load_tenant
+from app.db import tenant_transaction
+from app.jobs import service as jobs
+from app.outbox import service as outbox
+from tenants import catalog
+from tenants.migrations import quote_ident
+
+logger = logging.getLogger("kehu.worker")
+
+JOB_TIMEOUT_SECONDS = 60
+# A job whose heartbeat is older than this lost its worker (or Redis lost its message).
+STALL_SECONDS = 3 * JOB_TIMEOUT_SECONDS
+
+
+async def run_job(ctx: dict[str, Any], *, tenant_id: str, job_id: str) -> str:
+    """Run the next chunk of a job. Safe to deliver more than once."""
+    services = ctx["services"]
+    tenant = await load_tenant(services.engine, uuid.UUID(tenant_id))
+    if tenant is None or tenant.status != "active":
+        return "tenant unavailable"
+    job_uuid = uuid.UUID(job_id)
+    try:
+        async with tenant_transaction(services.engine, tenant.schema_name) as conn:
+            job = await jobs.claim(conn, job_uuid)
+            if job is None:
+                return "nothing to do"
+            handler = jobs.HANDLERS.get(job.kind)
+            if handler is None:
+                raise jobs.JobFailed(f"unknown job kind {job.kind!r}")
+            outcome = await handler(conn, job, Actor("job", job.created_by))
+            await jobs.save_chunk(conn, tenant_id=tenant.id, job=job, outcome=outcome)
+    except jobs.JobFailed as failure:
+        async with tenant_transaction(services.engine, tenant.schema_name) as conn:
+            await jobs.fail_job(conn, job_uuid, str(failure))
+        return "failed"
+    except Exception as error:
+        logger.exception("job %s of tenant %s failed unexpectedly", job_id, tenant.slug)
+        async with tenant_transaction(services.engine, tenant.schema_name) as conn:
+            attempts = await jobs.note_attempt(conn, job_uuid)
+            if attempts >= jobs.MAX_ATTEMPTS:
+                await jobs.fail_job(
+                    conn, job_uuid, f"gave up after {attempts} attempts ({type(error).__name__})"
+                )
+                return "failed"
+        raise Retry(defer=min(60, 2**attempts)) from error
+    await outbox.relay(services.engine, services.queue)
+    return "chunk done"
+
+
+async def relay_outbox(ctx: dict[str, Any]) -> int:
+    services = ctx["services"]
+    return await outbox.relay(services.engine, services.queue)
+
+
+async def sweep_stalled_jobs(ctx: dict[str, Any]) -> int:
+    """Re-enqueue unfinished jobs whose heartbeat stopped (dead worker, lost message),
+    failing those that already used their attempts. One statement over all tenants."""
+    services = ctx["services"]
+    async with services.engine.connect() as conn:
+        tenants = (
+            await conn.execute(
+                select(catalog.tenants.c.id, catalog.tenants.c.schema_name).where(
+                    catalog.tenants.c.status == "active"
+                )
+            )
+        ).all()
+    stalled = 0
+    for start in range(0, len(tenants), 100):
+        batch = tenants[start : start + 100]
+        union = " UNION ALL ".join(
+            f"SELECT {i} AS t, id, attempts FROM {quote_ident(schema)}.jobs "
+            "WHERE status IN ('queued', 'running') "
+            f"AND heartbeat_at < now() - interval '{STALL_SECONDS} seconds'"
+            for i, (_, schema) in enumerate(batch)
+        )
+        async with services.engine.connect() as conn:
+            rows = (await conn.execute(text(union))).all()
+        for row in rows:
+            tenant_id, schema = batch[row.t]
+            await _revive(services, tenant_id, schema, row.id)
+            stalled += 1
+    if stalled:
+        await outbox.relay(services.engine, services.queue)
+    return stalled
+
+
+async def _revive(services: Any, tenant_id: uuid.UUID, schema: str, job_id: uuid.UUID) -> None:
+    async with tenant_transaction(services.engine, schema) as conn:
+        job = await jobs.claim(conn, job_id)
+        if job is None:
+            return
+        attempts = await jobs.note_attempt(conn, job_id)
+        if attempts >= jobs.MAX_ATTEMPTS:
+            await jobs.fail_job(conn, job_id, "the worker stopped responding; gave up")
+        else:
+            await outbox.add(
+                conn, tenant_id=tenant_id, task=jobs.RUN_JOB, payload={"job_id": str(job_id)}
+            )
