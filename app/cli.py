@@ -68,6 +68,11 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
     build_worker(settings).run()
 
 
+def cmd_services(args: argparse.Namespace, settings: Settings) -> None:
+    ensure_services(settings)
+    print("PostgreSQL and Redis are reachable")
+
+
 def cmd_prepare(args: argparse.Namespace, settings: Settings) -> None:
     ensure_services(settings)
     if asyncio.run(ensure_database(settings)):
@@ -168,6 +173,9 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="migrate the catalog and every tenant").set_defaults(
         func=cmd_migrate
     )
+    sub.add_parser(
+        "services", help="start local PostgreSQL/Redis if they are installed but stopped"
+    ).set_defaults(func=cmd_services)
     sub.add_parser(
         "prepare", help="start local PostgreSQL/Redis if needed, create the database, migrate"
     ).set_defaults(func=cmd_prepare)

@@ -16,7 +16,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.db import bind_tenant
-
 from tenants.catalog import tenants
 from tenants.migrations import quote_ident, upgrade_tenant
 

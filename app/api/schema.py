@@ -31,12 +31,14 @@ schema = Schema(
     query=Query,
     mutation=Mutation,
     extensions=[
-        QueryDepthLimiter(max_depth=10),
-        MaxAliasesLimiter(max_alias_count=30),
-        MaxTokensLimiter(max_token_count=5000),
-        ParserCache(maxsize=512),
-        ValidationCache(maxsize=512),
-        MaskUnexpectedErrors(),
+        # Factories: strawberry builds fresh extensions per request; the parse and
+        # validation caches live at module level, keyed by maxsize.
+        lambda: QueryDepthLimiter(max_depth=10),
+        lambda: MaxAliasesLimiter(max_alias_count=30),
+        lambda: MaxTokensLimiter(max_token_count=5000),
+        lambda: ParserCache(maxsize=512),
+        lambda: ValidationCache(maxsize=512),
+        MaskUnexpectedErrors,
     ],
 )
 

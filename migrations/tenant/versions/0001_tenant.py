@@ -150,7 +150,10 @@ def upgrade() -> None:
         sa.Column(
             "search_tokens",
             sa.ARRAY(sa.Text()),
-            sa.Computed("search_tokens(coalesce(name, '') || chr(10) || coalesce(email, '') || chr(10) || coalesce(phone, ''))", persisted=True),
+            sa.Computed(
+                "search_tokens(coalesce(name, '') || chr(10) || coalesce(email, '') || chr(10) || coalesce(phone, ''))",
+                persisted=True,
+            ),
             nullable=True,
         ),
         sa.CheckConstraint(
@@ -319,7 +322,10 @@ def upgrade() -> None:
         sa.Column(
             "search_tokens",
             sa.ARRAY(sa.Text()),
-            sa.Computed("search_tokens(coalesce(name, '') || chr(10) || coalesce(email, '') || chr(10) || coalesce(phone, ''))", persisted=True),
+            sa.Computed(
+                "search_tokens(coalesce(name, '') || chr(10) || coalesce(email, '') || chr(10) || coalesce(phone, ''))",
+                persisted=True,
+            ),
             nullable=True,
         ),
         sa.ForeignKeyConstraint(

@@ -1,0 +1,190 @@
+"""Test fixtures: a fresh database per test run (dropped after), a queue name of its
+own, the real ASGI app over HTTP, and tenants with real signed tokens."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import event
+
+from app.api.context import Services
+from app.audit.service import SYSTEM
+from app.auth.tokens import issue_access_token
+from app.db import create_engine, tenant_transaction
+from app.main import create_app
+from app.preflight import ensure_database
+from app.services import close_services, create_services
+from app.settings import Settings
+from app.users import service as users
+from tenants import provisioning
+from tenants.migrations import upgrade_catalog
+from workers.settings import build_worker
+
+RUN_ID = f"{os.getpid()}_{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    base = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/kehu")
+    return Settings(
+        database_url=f"{base.rsplit('/', 1)[0]}/kehu_test_{RUN_ID}",
+        redis_url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        queue_name=f"kehu:test:{RUN_ID}",
+        principal_cache_seconds=1.0,
+    )
+
+
+def _admin_dsn(settings: Settings) -> str:
+    url = settings.async_database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    return url.rsplit("/", 1)[0] + "/postgres"
+
+
+@pytest.fixture(scope="session")
+async def database(settings: Settings) -> AsyncIterator[None]:
+    await ensure_database(settings)
+    engine = create_engine(settings, pool_size=1)
+    await upgrade_catalog(engine)
+    await engine.dispose()
+    yield
+    conn = await asyncpg.connect(_admin_dsn(settings))
+    try:
+        name = settings.database_url.rsplit("/", 1)[1]
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def services(settings: Settings, database: None) -> AsyncIterator[Services]:
+    services = create_services(settings)
+    yield services
+    pool = await services.queue.pool()
+    keys = await pool.keys(f"{settings.queue_name}*")
+    if keys:
+        await pool.delete(*keys)
+    await close_services(services)
+
+
+@pytest.fixture(scope="session")
+async def client(services: Services) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(services.settings, services)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://kehu.test") as client:
+        yield client
+
+
+@dataclass
+class TenantHandle:
+    id: uuid.UUID
+    slug: str
+    schema: str
+    tokens: dict[str, str] = field(default_factory=dict)
+    user_ids: dict[str, uuid.UUID] = field(default_factory=dict)
+
+
+ROLES_IN_TESTS = ("admin", "manager", "sales", "viewer")
+
+
+async def make_tenant(services: Services, prefix: str) -> TenantHandle:
+    """A new tenant with one user per role, each with a real signed token."""
+    slug = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    tenant_id = await provisioning.create_tenant(services.engine, slug=slug, name=slug.title())
+    row = await provisioning.get_tenant_by_slug(services.engine, slug)
+    handle = TenantHandle(id=tenant_id, slug=slug, schema=row.schema_name)
+    async with tenant_transaction(services.engine, row.schema_name) as conn:
+        for role in ROLES_IN_TESTS:
+            user = await users.create_user(
+                conn, actor=SYSTEM, email=f"{role}@{slug}.example.com", role=role, name=role
+            )
+            handle.user_ids[role] = user.id
+    for role, user_id in handle.user_ids.items():
+        handle.tokens[role] = await issue_access_token(
+            keyring=services.keyring, settings=services.settings, tenant_id=tenant_id,
+            user_id=user_id, roles=[role],
+        )  # fmt: skip
+    return handle
+
+
+@pytest.fixture(scope="session")
+async def tenant_a(services: Services) -> TenantHandle:
+    return await make_tenant(services, "acme")
+
+
+@pytest.fixture(scope="session")
+async def tenant_b(services: Services) -> TenantHandle:
+    return await make_tenant(services, "globex")
+
+
+class Api:
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def post(self, query: str, variables: dict | None = None, *, token: str | None,
+                   **kwargs: Any) -> httpx.Response:  # fmt: skip
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return await self.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers,
+            **kwargs,
+        )  # fmt: skip
+
+    async def gql(self, query: str, variables: dict | None = None, *, token: str) -> dict:
+        """Run an operation that must succeed without top-level errors; return data."""
+        response = await self.post(query, variables, token=token)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert not body.get("errors"), body["errors"]
+        return body["data"]
+
+    async def errors(self, query: str, variables: dict | None = None, *, token: str) -> list:
+        response = await self.post(query, variables, token=token)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body.get("errors"), body
+        return body["errors"]
+
+
+@pytest.fixture(scope="session")
+def api(client: httpx.AsyncClient) -> Api:
+    return Api(client)
+
+
+class StatementCounter:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def __call__(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        self.statements.append(statement)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def sql_counter(services: Services):
+    counter = StatementCounter()
+    target = services.engine.sync_engine
+    event.listen(target, "before_cursor_execute", counter)
+    yield counter
+    event.remove(target, "before_cursor_execute", counter)
+
+
+@pytest.fixture
+def run_worker(settings: Settings):
+    """Run the real arq worker (burst mode) on this test run's queue until it is empty."""
+
+    async def run(**overrides: Any) -> None:
+        worker = build_worker(settings, burst=True, **overrides)
+        try:
+            await worker.main()
+        finally:
+            await worker.close()
+
+    return run
