@@ -1,0 +1,112 @@
+"""Suspended tenants and deactivated users are refused within the cache time; roles
+gate writes; only admins manage users."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from helpers import make_tenant
+
+from app.audit.service import SYSTEM
+from app.db import tenant_transaction
+from app.users import service as users
+from tenants import provisioning
+
+ME = "{ me { user { email role } } }"
+
+
+async def _status_within(api, token: str, status: int, seconds: float) -> float:
+    """Poll until the API answers `status`; return how long it took."""
+    started = time.monotonic()
+    while True:
+        response = await api.post(ME, token=token)
+        if response.status_code == status:
+            return time.monotonic() - started
+        assert time.monotonic() - started < seconds, response.text
+        await asyncio.sleep(0.1)
+
+
+async def test_suspended_tenant_is_forbidden_then_resumed(api, services):
+    tenant = await make_tenant(services, "suspend")
+    token = tenant.tokens["admin"]
+    await api.gql(ME, token=token)
+    await provisioning.set_tenant_status(services.engine, tenant.slug, "suspended")
+    ttl = services.settings.principal_cache_seconds
+    await _status_within(api, token, 403, seconds=ttl + 2)
+    body = (await api.post(ME, token=token)).json()
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    await provisioning.set_tenant_status(services.engine, tenant.slug, "active")
+    await _status_within(api, token, 200, seconds=ttl + 2)
+
+
+async def test_deactivated_user_is_forbidden(api, services):
+    tenant = await make_tenant(services, "deact")
+    token = tenant.tokens["sales"]
+    await api.gql(ME, token=token)
+    async with tenant_transaction(services.engine, tenant.schema) as conn:
+        await users.update_user(
+            conn, actor=SYSTEM, user_id=tenant.user_ids["sales"],
+            changes=users.UserChanges(active=False),
+        )  # fmt: skip
+    await _status_within(api, token, 403, seconds=services.settings.principal_cache_seconds + 2)
+
+
+CREATE_USER = """
+mutation($input: CreateUserInput!) {
+  createUser(input: $input) { user { id email role active } userErrors { field code message } }
+}"""
+UPDATE_USER = """
+mutation($input: UpdateUserInput!) {
+  updateUser(input: $input) { user { id role active version } userErrors { field code message } }
+}"""
+
+
+async def test_only_admins_manage_users(api, tenant_a):
+    for role in ("manager", "sales", "viewer"):
+        errors = await api.errors(
+            CREATE_USER, {"input": {"email": f"x-{role}@a.com", "role": "SALES"}},
+            token=tenant_a.tokens[role],
+        )  # fmt: skip
+        assert errors[0]["extensions"]["code"] == "FORBIDDEN"
+    data = await api.gql(
+        CREATE_USER,
+        {"input": {"email": "new.rep@acme.example.com", "role": "SALES", "name": "New Rep"}},
+        token=tenant_a.tokens["admin"],
+    )
+    user = data["createUser"]["user"]
+    assert user["role"] == "SALES" and user["active"] is True
+    taken = await api.gql(
+        CREATE_USER, {"input": {"email": "NEW.REP@acme.example.com", "role": "VIEWER"}},
+        token=tenant_a.tokens["admin"],
+    )  # fmt: skip
+    assert taken["createUser"]["userErrors"][0]["code"] == "TAKEN"
+    changed = await api.gql(
+        UPDATE_USER, {"input": {"id": user["id"], "role": "MANAGER", "active": False}},
+        token=tenant_a.tokens["admin"],
+    )  # fmt: skip
+    assert changed["updateUser"]["user"]["role"] == "MANAGER"
+    assert changed["updateUser"]["user"]["active"] is False
+
+
+async def test_admin_cannot_lock_themselves_out(api, tenant_a):
+    data = await api.gql(
+        UPDATE_USER, {"input": {"id": str(tenant_a.user_ids["admin"]), "active": False}},
+        token=tenant_a.tokens["admin"],
+    )  # fmt: skip
+    assert data["updateUser"]["userErrors"][0]["code"] == "FORBIDDEN"
+
+
+async def test_invalid_user_input_names_the_field(api, tenant_a):
+    data = await api.gql(
+        CREATE_USER, {"input": {"email": "nope", "role": "SALES"}}, token=tenant_a.tokens["admin"]
+    )
+    assert data["createUser"]["userErrors"] == [
+        {"field": "email", "code": "INVALID", "message": "email is not a valid email address"}
+    ]
+
+
+async def test_page_size_over_the_limit_is_bad_user_input(api, tenant_a):
+    errors = await api.errors("{ customers(first: 1000) { totalCount } }", token=tenant_a.tokens["admin"])
+    assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "100" in errors[0]["message"]
