@@ -93,6 +93,8 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
         elif report.before != report.after:
             print(f"  {report.slug}: {report.before or 'empty'} -> {report.after} "
                   f"({report.seconds:.2f}s)")  # fmt: skip
+        else:
+            print(f"  {report.slug}: at {report.after}")
     elapsed = time.perf_counter() - started
     print(f"migrated catalog and {len(schemas) - failed}/{len(schemas)} tenants in {elapsed:.1f}s")
     if failed:
@@ -215,6 +217,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     args = parser().parse_args(argv)
     try:
         args.func(args, get_settings())

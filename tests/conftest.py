@@ -122,9 +122,11 @@ def api(client: httpx.AsyncClient) -> Api:
 class StatementCounter:
     def __init__(self) -> None:
         self.statements: list[str] = []
+        self.parameters: list[Any] = []
 
     def __call__(self, conn, cursor, statement, parameters, context, executemany) -> None:
         self.statements.append(statement)
+        self.parameters.append(parameters)
 
     @property
     def count(self) -> int:

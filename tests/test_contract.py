@@ -7,9 +7,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from graphql import parse, validate
 
 from app.api.schema import schema, sdl
+from graphql import parse, validate
 
 ROOT = Path(__file__).resolve().parent.parent
 OPERATIONS = sorted((ROOT / "graphql" / "operations").glob("*.graphql"))

@@ -28,5 +28,7 @@ async def test_tenant_schema_matches_table_definitions(services, tenant_a):
             return compare_metadata(context, _unqualified())
 
         differences = await conn.run_sync(diff)
-    differences = [d for d in differences if not (isinstance(d, tuple) and d[1] == "alembic_version")]
+    differences = [
+        d for d in differences if not (isinstance(d, tuple) and d[1] == "alembic_version")
+    ]
     assert differences == []

@@ -25,7 +25,7 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
         cron_jobs=[
             # Cron ticks are skipped while no worker runs; both catch up from the
             # database state (pending outbox rows, stale heartbeats), not from ticks.
-            cron(relay_outbox, second=set(range(0, 60, 2)), timeout=30),
+            cron(relay_outbox, second=set(range(0, 60, 5)), timeout=30),
             cron(sweep_stalled_jobs, second={7}, timeout=50),
         ],
         redis_settings=redis_settings(settings),

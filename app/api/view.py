@@ -4,6 +4,7 @@ request's connection when the response is ready. The GraphiQL page needs no toke
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from starlette.requests import Request
@@ -38,6 +39,10 @@ class GraphQLView(GraphQL):
     def __init__(self, services: Services, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.services = services
+
+    def encode_json(self, data: object) -> bytes:
+        # Chinese text as UTF-8, not \u escapes: half the bytes on the wire.
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         if self.is_websocket_request(request):

@@ -107,6 +107,8 @@ async def test_invalid_user_input_names_the_field(api, tenant_a):
 
 
 async def test_page_size_over_the_limit_is_bad_user_input(api, tenant_a):
-    errors = await api.errors("{ customers(first: 1000) { totalCount } }", token=tenant_a.tokens["admin"])
+    errors = await api.errors(
+        "{ customers(first: 1000) { totalCount } }", token=tenant_a.tokens["admin"]
+    )
     assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert "100" in errors[0]["message"]

@@ -56,7 +56,7 @@ async def test_b_cannot_read_by_id(api, tenant_b, a_records):
         'search: "机密"',
         'tags: {{all: ["{m}"]}}',
         'tags: {{any: ["{m}"]}}',
-        "ownerId: {{eq: \\\"{owner}\\\"}}",
+        'ownerId: {{eq: \\"{owner}\\"}}',
         "deleted: true",
     ],
 )
@@ -75,7 +75,7 @@ async def test_b_cannot_list_or_count(api, tenant_a, tenant_b, a_records, filter
 async def test_b_cannot_list_contacts(api, tenant_b, a_records):
     data = await api.gql(
         "query($c: ID!) { byCustomer: contacts(filter: {customerId: {eq: $c}}) { totalCount }"
-        " bySearch: contacts(filter: {search: \"联系人\"}) { totalCount } }",
+        ' bySearch: contacts(filter: {search: "联系人"}) { totalCount } }',
         {"c": a_records["customer_id"]},
         token=tenant_b.tokens["admin"],
     )
