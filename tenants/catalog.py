@@ -52,6 +52,8 @@ outbox = Table(
     "outbox",
     catalog_metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
+    # The queue's dedup key: unique forever, unlike ids a restored database may reuse.
+    Column("key", Uuid, nullable=False, server_default=func.gen_random_uuid()),
     Column("tenant_id", Uuid, nullable=False),
     Column("task", Text, nullable=False),
     Column("payload", JSONB, nullable=False),

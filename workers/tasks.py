@@ -80,7 +80,7 @@ async def sweep_stalled_jobs(ctx: dict[str, Any]) -> int:
     for start in range(0, len(tenants), 100):
         batch = tenants[start : start + 100]
         union = " UNION ALL ".join(
-            f"SELECT {i} AS t, id, attempts FROM {quote_ident(schema)}.jobs "
+            f"SELECT {i} AS tenant_no, id FROM {quote_ident(schema)}.jobs "
             "WHERE status IN ('queued', 'running') "
             f"AND heartbeat_at < now() - interval '{STALL_SECONDS} seconds'"
             for i, (_, schema) in enumerate(batch)
@@ -88,7 +88,7 @@ async def sweep_stalled_jobs(ctx: dict[str, Any]) -> int:
         async with services.engine.connect() as conn:
             rows = (await conn.execute(text(union))).all()
         for row in rows:
-            tenant_id, schema = batch[row.t]
+            tenant_id, schema = batch[row.tenant_no]
             await _revive(services, tenant_id, schema, row.id)
             stalled += 1
     if stalled:

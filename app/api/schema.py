@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -17,6 +18,21 @@ from app.customers.graphql import CustomerQueries
 from app.customers.mutations import CustomerMutations
 from app.jobs.graphql import JobQueries
 from app.users.graphql import UserMutations, UserQueries
+
+# The limiters' validation rules are classes made when a limiter is constructed;
+# built once here, they stay the same objects, so ValidationCache can hit (it keys
+# on the rules). Built per request, every request would be validated afresh.
+_LIMIT_RULES = [
+    rule
+    for limiter in (QueryDepthLimiter(max_depth=10), MaxAliasesLimiter(max_alias_count=30))
+    for rule in limiter.validation_rules
+]
+
+
+class QueryLimits(AddValidationRules):
+    def __init__(self) -> None:
+        super().__init__(_LIMIT_RULES)
+
 
 Query = merge_types("Query", (UserQueries, CustomerQueries, JobQueries))
 Mutation = merge_types("Mutation", (UserMutations, CustomerMutations))
@@ -33,8 +49,7 @@ schema = Schema(
     extensions=[
         # Factories: strawberry builds fresh extensions per request; the parse and
         # validation caches live at module level, keyed by maxsize.
-        lambda: QueryDepthLimiter(max_depth=10),
-        lambda: MaxAliasesLimiter(max_alias_count=30),
+        QueryLimits,
         lambda: MaxTokensLimiter(max_token_count=5000),
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),

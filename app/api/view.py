@@ -65,3 +65,5 @@ class GraphQLView(GraphQL):
             return await super().run(request, context=ctx)
         finally:
             await db.close()
+            # A multipart upload's temporary files, even when no resolver read them.
+            await request.close()

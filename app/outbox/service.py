@@ -34,7 +34,9 @@ async def relay(engine: AsyncEngine, queue: Queue, *, limit: int = RELAY_BATCH) 
     async with engine.begin() as conn:
         rows = (
             await conn.execute(
-                select(outbox.c.id, outbox.c.tenant_id, outbox.c.task, outbox.c.payload)
+                select(
+                    outbox.c.id, outbox.c.key, outbox.c.tenant_id, outbox.c.task, outbox.c.payload
+                )
                 .where(outbox.c.dispatched_at.is_(None))
                 .order_by(outbox.c.id)
                 .limit(limit)
@@ -45,7 +47,7 @@ async def relay(engine: AsyncEngine, queue: Queue, *, limit: int = RELAY_BATCH) 
             await queue.enqueue(
                 row.task,
                 {"tenant_id": str(row.tenant_id), **row.payload},
-                key=f"outbox:{row.id}",
+                key=f"outbox:{row.key}",
             )
         if rows:
             await conn.execute(

@@ -52,6 +52,7 @@ def upgrade() -> None:
     op.create_table(
         "outbox",
         sa.Column("id", sa.BigInteger, sa.Identity(), nullable=False),
+        sa.Column("key", sa.Uuid, nullable=False, server_default=sa.func.gen_random_uuid()),
         sa.Column("tenant_id", sa.Uuid, nullable=False),
         sa.Column("task", sa.Text, nullable=False),
         sa.Column("payload", JSONB, nullable=False),
