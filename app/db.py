@@ -58,10 +58,24 @@ async def bind_tenant(conn: AsyncConnection, schema: str) -> AsyncConnection:
 async def tenant_transaction(engine: AsyncEngine, schema: str) -> AsyncIterator[AsyncConnection]:
     """One transaction in one tenant's schema (jobs, CLI commands)."""
     async with engine.begin() as conn:
-        yield await bind_tenant(conn, schema)
+        bound = await bind_tenant(conn, schema)
+        try:
+            yield bound
+        finally:
+            take_outbox_pending(bound)  # callers here relay explicitly
 
 
 AfterCommit = Callable[[], Awaitable[None]]
+OUTBOX_PENDING = "kehu.outbox_pending"
+
+
+def mark_outbox_pending(conn: AsyncConnection) -> None:
+    """Tell whoever commits this transaction that it wrote outbox rows to relay."""
+    conn.info[OUTBOX_PENDING] = True
+
+
+def take_outbox_pending(conn: AsyncConnection) -> bool:
+    return bool(conn.info.pop(OUTBOX_PENDING, False))
 
 
 class RequestDb:
@@ -69,12 +83,16 @@ class RequestDb:
 
     graphql-core resolves sibling fields concurrently, so use of the connection is
     serialised by a lock. Reads share an implicit transaction; each mutation gets its
-    own transaction through :meth:`write`, which commits before the mutation returns.
+    own transaction through :meth:`write`, which commits before the mutation returns
+    and then relays the outbox rows the transaction wrote (`after_outbox`).
     """
 
-    def __init__(self, engine: AsyncEngine, schema: str) -> None:
+    def __init__(
+        self, engine: AsyncEngine, schema: str, *, after_outbox: AfterCommit | None = None
+    ) -> None:
         self._engine = engine
         self._schema = schema
+        self._after_outbox = after_outbox
         self._conn: AsyncConnection | None = None
         self._lock = asyncio.Lock()
         self._after_commit: list[AfterCommit] = []
@@ -102,7 +120,10 @@ class RequestDb:
                     yield conn
             except BaseException:
                 self._after_commit.clear()
+                take_outbox_pending(conn)
                 raise
+            if take_outbox_pending(conn) and self._after_outbox is not None:
+                self._after_commit.append(self._after_outbox)
         await self.run_after_commit()
 
     def after_commit(self, hook: AfterCommit) -> None:

@@ -15,6 +15,7 @@ from strawberry.tools import merge_types
 
 from app.api.errors import MaskUnexpectedErrors, log_unexpected
 from app.customers.graphql import CustomerQueries
+from app.customers.imports import CustomerImportMutations
 from app.customers.mutations import CustomerMutations
 from app.jobs.graphql import JobQueries
 from app.users.graphql import UserMutations, UserQueries
@@ -35,7 +36,7 @@ class QueryLimits(AddValidationRules):
 
 
 Query = merge_types("Query", (UserQueries, CustomerQueries, JobQueries))
-Mutation = merge_types("Mutation", (UserMutations, CustomerMutations))
+Mutation = merge_types("Mutation", (UserMutations, CustomerMutations, CustomerImportMutations))
 
 
 class Schema(strawberry.Schema):

@@ -5,6 +5,7 @@ request's connection when the response is ready. The GraphiQL page needs no toke
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from starlette.requests import Request
@@ -16,6 +17,7 @@ from app.api.context import Context, Services
 from app.auth.tokens import verify_access_token
 from app.db import RequestDb
 from app.errors import ApiError, Forbidden, Unauthenticated
+from app.outbox.service import relay_soon
 
 
 def error_response(error: ApiError, status: int) -> JSONResponse:
@@ -59,7 +61,11 @@ class GraphQLView(GraphQL):
             return error_response(error, 401)
         except Forbidden as error:
             return error_response(error, 403)
-        db = RequestDb(services.engine, principal.tenant.schema_name)
+        db = RequestDb(
+            services.engine,
+            principal.tenant.schema_name,
+            after_outbox=partial(relay_soon, services.engine, services.queue),
+        )
         try:
             ctx = Context(request=request, principal=principal, db=db, services=services)
             return await super().run(request, context=ctx)

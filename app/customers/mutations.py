@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import logging
 from typing import Any
 
 import strawberry
-from strawberry.file_uploads import Upload
 
 from app.api.context import Info
 from app.api.errors import UserErrorType, run_mutation
@@ -16,7 +14,6 @@ from app.api.ids import optional_uuid, require_uuid
 from app.api.permissions import requires
 from app.api.selection import selected_paths
 from app.customers import service
-from app.customers.jobs import IMPORT_KIND
 from app.customers.types import (
     Contact,
     Customer,
@@ -25,12 +22,6 @@ from app.customers.types import (
     build_contacts,
     build_customers,
 )
-from app.errors import fail
-from app.jobs import service as jobs_service
-from app.jobs.graphql import Job
-from app.outbox import service as outbox
-
-logger = logging.getLogger("kehu.customers")
 
 UNSET: Any = strawberry.UNSET
 
@@ -208,41 +199,6 @@ async def _contact_mutation(info: Info, payload: type, change) -> Any:
 
 
 @strawberry.type
-class ImportCustomersPayload:
-    job: Job | None = None
-    user_errors: list[UserErrorType] = strawberry.field(default_factory=list)
-
-
-async def _read_upload(file: Any, limit: int) -> bytes:
-    """The uploaded bytes (a starlette UploadFile, which nothing else closes)."""
-    if not hasattr(file, "read"):
-        raise fail("file", "INVALID", "send the file as a GraphQL multipart upload")
-    try:
-        content = await file.read(limit + 1)
-    finally:
-        await file.close()
-    if not content:
-        raise fail("file", "REQUIRED", "the file is empty")
-    if len(content) > limit:
-        raise fail("file", "TOO_LARGE", f"the file is larger than {limit} bytes")
-    return content
-
-
-def _relay_after_commit(info: Info):
-    services = info.context.services
-
-    async def relay() -> None:
-        # The job is committed either way; if the queue is unreachable now, the
-        # worker's relay cron picks the outbox row up later.
-        try:
-            await outbox.relay(services.engine, services.queue)
-        except Exception:
-            logger.warning("outbox relay after commit failed", exc_info=True)
-
-    return relay
-
-
-@strawberry.type
 class CustomerMutations:
     @strawberry.mutation(extensions=requires("customers:write"))
     async def create_customer(
@@ -322,29 +278,3 @@ class CustomerMutations:
             )  # fmt: skip
 
         return await _contact_mutation(info, DeleteContactPayload, change)
-
-    @strawberry.mutation(
-        extensions=requires("customers:import"),
-        description="Import customers and their primary contact from a CSV file (UTF-8 or "
-        "GB18030; columns named like the Customer fields, contactName, contactTitle, "
-        "contactEmail, contactPhone, or their usual Chinese headers). Runs in the background: "
-        "poll `job(id)`.",
-    )
-    async def import_customers(self, info: Info, file: Upload) -> ImportCustomersPayload:
-        async def write() -> ImportCustomersPayload:
-            settings = info.context.services.settings
-            content = await _read_upload(file, settings.max_upload_bytes)
-            actor = info.context.actor
-            async with info.context.db.write() as conn:
-                upload_id = await jobs_service.store_upload(
-                    conn, actor=actor, filename=getattr(file, "filename", None) or "upload.csv",
-                    content_type=getattr(file, "content_type", None), content=content,
-                )  # fmt: skip
-                row = await jobs_service.create_job(
-                    conn, actor=actor, tenant_id=info.context.principal.tenant.id,
-                    kind=IMPORT_KIND, upload_id=upload_id,
-                )  # fmt: skip
-                info.context.db.after_commit(_relay_after_commit(info))
-            return ImportCustomersPayload(job=Job.from_row(row))
-
-        return await run_mutation(write, lambda errors: ImportCustomersPayload(user_errors=errors))

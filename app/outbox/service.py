@@ -8,15 +8,18 @@ is deduplicated by its key and absorbed by idempotent jobs.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any, Protocol
 
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.db import mark_outbox_pending
 from tenants.catalog import outbox
 
 RELAY_BATCH = 100
+logger = logging.getLogger("kehu.outbox")
 
 
 class Queue(Protocol):
@@ -27,6 +30,7 @@ async def add(
     conn: AsyncConnection, *, tenant_id: uuid.UUID, task: str, payload: dict[str, Any]
 ) -> None:
     await conn.execute(insert(outbox).values(tenant_id=tenant_id, task=task, payload=payload))
+    mark_outbox_pending(conn)
 
 
 async def relay(engine: AsyncEngine, queue: Queue, *, limit: int = RELAY_BATCH) -> int:
@@ -56,6 +60,15 @@ async def relay(engine: AsyncEngine, queue: Queue, *, limit: int = RELAY_BATCH) 
                 .values(dispatched_at=func.now())
             )
     return len(rows)
+
+
+async def relay_soon(engine: AsyncEngine, queue: Queue) -> None:
+    """Relay right after a commit, for latency. A failure is only logged: the rows are
+    committed, and the worker's relay cron moves them later."""
+    try:
+        await relay(engine, queue)
+    except Exception:
+        logger.warning("outbox relay after commit failed; the worker will retry", exc_info=True)
 
 
 async def prune(engine: AsyncEngine, *, keep_days: int = 7) -> int:
