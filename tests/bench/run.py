@@ -30,6 +30,7 @@ from pathlib import Path
 
 import bench_db
 import bench_procs
+import search
 from bench_procs import Processes
 
 from app.settings import Settings
@@ -280,6 +281,7 @@ def summary(results: dict) -> str:
         f"ids {'equal' if same['contact_ids_equal'] else 'DIFFERENT'}; all fields "
         f"{'equal' if same['all_fields_equal'] else 'differ'}"
         + ("" if same["ok"] else "  <-- FAILED"),
+        *search.summary_lines(results["search"]),
         "-" * 78,
         f"Load: customers(first: {PAGE_SIZE}) with contacts, {k['connections']} connections, "
         f"{k['warmup_seconds']:g} s warm-up + {k['seconds']:.0f} s each",
@@ -369,6 +371,8 @@ def main() -> int:
             f"same page from both: {'yes' if same else 'NO'} ({check['customers']} customer ids, "
             f"{check['contacts']} contact ids; every field equal: {check['all_fields_equal']})"
         )
+
+        results["search"] = search.measure(servers["kehu"]["port"], data.token)
 
         results["load"] = {
             name: load_step(procs, name, servers[name], data.token, args)
