@@ -39,7 +39,7 @@ class CommandError(Exception):
 
 def _run(settings: Settings, command: Callable[[AsyncEngine], Awaitable[Any]]) -> Any:
     async def main() -> Any:
-        engine = create_engine(settings, pool_size=2)
+        engine = create_engine(settings, owner=True, pool_size=2)
         try:
             return await command(engine)
         finally:
@@ -82,10 +82,10 @@ def cmd_prepare(args: argparse.Namespace, settings: Settings) -> None:
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
     started = time.perf_counter()
-    schemas = _run(settings, lambda e: _migrate_catalog(e))
+    schemas = _run(settings, lambda e: _migrate_catalog(e, settings.app_role))
     failed = 0
     for report in migrate_tenants(
-        settings.async_database_url, schemas, settings.migrate_concurrency
+        settings.async_database_url, settings.app_role, schemas, settings.migrate_concurrency
     ):
         if report.error:
             failed += 1
@@ -101,8 +101,8 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
         raise CommandError(f"{failed} tenant(s) failed to migrate; re-run to continue")
 
 
-async def _migrate_catalog(engine: AsyncEngine) -> list[tuple[str, str]]:
-    await upgrade_catalog(engine)
+async def _migrate_catalog(engine: AsyncEngine, app_role: str) -> list[tuple[str, str]]:
+    await upgrade_catalog(engine, app_role=app_role)
     return await list_tenant_schemas(engine)
 
 
@@ -110,7 +110,9 @@ def cmd_tenant(args: argparse.Namespace, settings: Settings) -> None:
     if args.action == "create":
         tenant_id = _run(
             settings,
-            lambda e: provisioning.create_tenant(e, slug=args.slug, name=args.name or args.slug),
+            lambda e: provisioning.create_tenant(
+                e, slug=args.slug, name=args.name or args.slug, app_role=settings.app_role
+            ),
         )
         print(f"created tenant {args.slug} ({tenant_id})")
     elif args.action == "list":
@@ -158,7 +160,7 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
-    created = _run(settings, demo.ensure_demo_tenant)
+    created = _run(settings, lambda e: demo.ensure_demo_tenant(e, app_role=settings.app_role))
     print("seeded the demo tenant" if created else "the demo tenant exists")
 
 

@@ -31,10 +31,13 @@ tenant_metadata = MetaData(schema=TENANT, naming_convention=NAMING_CONVENTION)
 catalog_metadata = MetaData(schema=CATALOG, naming_convention=NAMING_CONVENTION)
 
 
-def create_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
+def create_engine(
+    settings: Settings, *, owner: bool = False, pool_size: int | None = None
+) -> AsyncEngine:
+    """The application role's engine; `owner=True` for migrations and administration."""
     size = pool_size or settings.pool_size
     return create_async_engine(
-        settings.async_database_url,
+        settings.async_database_url if owner else settings.app_database_url,
         pool_size=size,
         max_overflow=size,
         pool_pre_ping=False,

@@ -88,12 +88,14 @@ def _customer(rng: random.Random, i: int, owners: list) -> dict:
     }
 
 
-async def ensure_demo_tenant(engine: AsyncEngine) -> bool:
+async def ensure_demo_tenant(engine: AsyncEngine, *, app_role: str) -> bool:
     """Create the demo tenant with users and customers unless it exists."""
     existing = {t.slug for t in await provisioning.list_tenants(engine)}
     if DEMO_SLUG in existing:
         return False
-    await provisioning.create_tenant(engine, slug=DEMO_SLUG, name="演示公司 Demo Co.", seed=seed)
+    await provisioning.create_tenant(
+        engine, slug=DEMO_SLUG, name="演示公司 Demo Co.", app_role=app_role, seed=seed
+    )
     return True
 
 

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from sqlalchemy.engine import make_url
+
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
@@ -15,6 +17,13 @@ def _env(name: str, default: str) -> str:
 class Settings:
     database_url: str = field(
         default_factory=lambda: _env("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/kehu")
+    )
+    # The API and workers connect as this non-superuser role; migrations and tenant
+    # administration as the DATABASE_URL's user (the owner). Derived from DATABASE_URL
+    # with the user replaced unless KEHU_APP_DATABASE_URL says otherwise.
+    app_role: str = field(default_factory=lambda: _env("KEHU_APP_ROLE", "kehu_app"))
+    app_database_url_override: str = field(
+        default_factory=lambda: _env("KEHU_APP_DATABASE_URL", "")
     )
     redis_url: str = field(default_factory=lambda: _env("REDIS_URL", "redis://127.0.0.1:6379/0"))
     # Separate queue names keep a test run's jobs away from a `make run` worker.
@@ -36,12 +45,23 @@ class Settings:
 
     @property
     def async_database_url(self) -> str:
-        """The DATABASE_URL with the asyncpg driver, whatever scheme the user wrote."""
-        url = self.database_url
-        for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
-            if url.startswith(prefix):
-                return "postgresql+asyncpg://" + url[len(prefix) :]
-        raise ValueError(f"DATABASE_URL must be a postgresql:// URL, got {url!r}")
+        """The owner's URL with the asyncpg driver, whatever scheme the user wrote."""
+        return _asyncpg(self.database_url)
+
+    @property
+    def app_database_url(self) -> str:
+        """The application role's URL with the asyncpg driver."""
+        if self.app_database_url_override:
+            return _asyncpg(self.app_database_url_override)
+        url = make_url(self.async_database_url)
+        return url.set(username=self.app_role, password=None).render_as_string(hide_password=False)
+
+
+def _asyncpg(url: str) -> str:
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    raise ValueError(f"database URLs must be postgresql:// URLs, got {url!r}")
 
 
 @lru_cache(maxsize=1)

@@ -26,6 +26,7 @@ from sqlalchemy.pool import NullPool
 import migrations
 from app.auth.keys import ensure_signing_key
 from app.db import CATALOG
+from tenants import grants
 from tenants.catalog import tenants
 
 MIGRATIONS_DIR = Path(migrations.__file__).parent
@@ -49,9 +50,11 @@ def tenant_head() -> str | None:
     return ScriptDirectory.from_config(config).get_current_head()
 
 
-def _upgrade_catalog(connection: Connection) -> None:
+def _upgrade_catalog(connection: Connection, app_role: str) -> None:
     connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {CATALOG}")
     command.upgrade(_config("catalog", connection), "head")
+    grants.ensure_app_role(connection, app_role)
+    grants.grant_catalog(connection, app_role)
 
 
 def _current_revision(connection: Connection, schema: str) -> str | None:
@@ -59,7 +62,9 @@ def _current_revision(connection: Connection, schema: str) -> str | None:
     return context.get_current_revision()
 
 
-def _upgrade_tenant(connection: Connection, schema: str) -> tuple[str | None, str | None]:
+def _upgrade_tenant(
+    connection: Connection, schema: str, app_role: str
+) -> tuple[str | None, str | None]:
     connection.execute(
         text("SELECT pg_advisory_xact_lock(hashtext('kehu.migrate.' || :schema))"),
         {"schema": schema},
@@ -67,18 +72,22 @@ def _upgrade_tenant(connection: Connection, schema: str) -> tuple[str | None, st
     connection.exec_driver_sql(f"SET LOCAL search_path TO {quote_ident(schema)}")
     before = _current_revision(connection, schema)
     command.upgrade(_config("tenant", connection, schema=schema), "head")
+    grants.grant_tenant(connection, schema, app_role)
     return before, _current_revision(connection, schema)
 
 
-async def upgrade_catalog(engine: AsyncEngine) -> None:
+async def upgrade_catalog(engine: AsyncEngine, *, app_role: str) -> None:
     async with engine.begin() as conn:
-        await conn.run_sync(_upgrade_catalog)
+        await conn.run_sync(_upgrade_catalog, app_role)
         await ensure_signing_key(conn)
 
 
-async def upgrade_tenant(conn: AsyncConnection, schema: str) -> tuple[str | None, str | None]:
-    """Migrate one tenant schema inside the caller's transaction."""
-    return await conn.run_sync(_upgrade_tenant, schema)
+async def upgrade_tenant(
+    conn: AsyncConnection, schema: str, *, app_role: str
+) -> tuple[str | None, str | None]:
+    """Migrate one tenant schema inside the caller's transaction, and grant the
+    application role what it may do there."""
+    return await conn.run_sync(_upgrade_tenant, schema, app_role)
 
 
 @dataclass
@@ -91,14 +100,14 @@ class TenantReport:
     error: str | None = None
 
 
-def _migrate_one_in_process(url: str, slug: str, schema: str) -> TenantReport:
+def _migrate_one_in_process(url: str, app_role: str, slug: str, schema: str) -> TenantReport:
     async def run() -> TenantReport:
         engine = create_async_engine(url, poolclass=NullPool)
         report = TenantReport(slug=slug, schema=schema)
         started = time.perf_counter()
         try:
             async with engine.begin() as conn:
-                report.before, report.after = await upgrade_tenant(conn, schema)
+                report.before, report.after = await upgrade_tenant(conn, schema, app_role=app_role)
         except Exception as error:  # reported per tenant; the others still migrate
             report.error = f"{type(error).__name__}: {error}".splitlines()[0]
         finally:
@@ -117,14 +126,15 @@ async def list_tenant_schemas(engine: AsyncEngine) -> list[tuple[str, str]]:
         return [(r.slug, r.schema_name) for r in rows]
 
 
-def migrate_tenants(url: str, schemas: list[tuple[str, str]], concurrency: int):
+def migrate_tenants(url: str, app_role: str, schemas: list[tuple[str, str]], concurrency: int):
     """Yield a report per tenant as each finishes; bounded by `concurrency` processes."""
     if not schemas:
         return
     workers = max(1, min(concurrency, len(schemas)))
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         futures = [
-            pool.submit(_migrate_one_in_process, url, slug, schema) for slug, schema in schemas
+            pool.submit(_migrate_one_in_process, url, app_role, slug, schema)
+            for slug, schema in schemas
         ]
         for future in as_completed(futures):
             yield future.result()

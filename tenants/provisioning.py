@@ -54,6 +54,7 @@ async def create_tenant(
     *,
     slug: str,
     name: str,
+    app_role: str,
     time_zone: str = "Asia/Shanghai",
     seed: Seed | None = None,
 ) -> uuid.UUID:
@@ -69,7 +70,7 @@ async def create_tenant(
             if await conn.scalar(select(tenants.c.id).where(tenants.c.slug == slug)):
                 raise TenantError(f"slug {slug!r} is taken")
             await conn.exec_driver_sql(f"CREATE SCHEMA {quote_ident(schema)}")
-            await upgrade_tenant(conn, schema)
+            await upgrade_tenant(conn, schema, app_role=app_role)
             await conn.execute(
                 insert(tenants).values(
                     id=tenant_id,

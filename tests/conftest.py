@@ -13,6 +13,7 @@ import httpx
 import pytest
 from helpers import TenantHandle, make_tenant
 from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.api.context import Services
 from app.db import create_engine
@@ -45,8 +46,8 @@ def _admin_dsn(settings: Settings) -> str:
 @pytest.fixture(scope="session")
 async def database(settings: Settings) -> AsyncIterator[None]:
     await ensure_database(settings)
-    engine = create_engine(settings, pool_size=1)
-    await upgrade_catalog(engine)
+    engine = create_engine(settings, owner=True, pool_size=1)
+    await upgrade_catalog(engine, app_role=settings.app_role)
     await engine.dispose()
     yield
     conn = await asyncpg.connect(_admin_dsn(settings))
@@ -55,6 +56,15 @@ async def database(settings: Settings) -> AsyncIterator[None]:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def owner(settings: Settings, database: None) -> AsyncIterator[AsyncEngine]:
+    """The owner's engine, for what operators do: provisioning, migrations, catalog DDL.
+    The app itself (`services.engine`) connects as the unprivileged application role."""
+    engine = create_engine(settings, owner=True, pool_size=2)
+    yield engine
+    await engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -77,13 +87,13 @@ async def client(services: Services) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture(scope="session")
-async def tenant_a(services: Services) -> TenantHandle:
-    return await make_tenant(services, "acme")
+async def tenant_a(owner: AsyncEngine, services: Services) -> TenantHandle:
+    return await make_tenant(owner, services, "acme")
 
 
 @pytest.fixture(scope="session")
-async def tenant_b(services: Services) -> TenantHandle:
-    return await make_tenant(services, "globex")
+async def tenant_b(owner: AsyncEngine, services: Services) -> TenantHandle:
+    return await make_tenant(owner, services, "globex")
 
 
 class Api:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from app.api.context import Services
 from app.audit.service import SYSTEM
 from app.auth.tokens import issue_access_token
@@ -25,11 +27,14 @@ class TenantHandle:
 ROLES_IN_TESTS = ("admin", "manager", "sales", "viewer")
 
 
-async def make_tenant(services: Services, prefix: str) -> TenantHandle:
-    """A new tenant with one user per role, each with a real signed token."""
+async def make_tenant(owner: AsyncEngine, services: Services, prefix: str) -> TenantHandle:
+    """A new tenant (provisioned by the owner role, as `kehu tenant create` does) with
+    one user per role, each with a real signed token."""
     slug = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    tenant_id = await provisioning.create_tenant(services.engine, slug=slug, name=slug.title())
-    row = await provisioning.get_tenant_by_slug(services.engine, slug)
+    tenant_id = await provisioning.create_tenant(
+        owner, slug=slug, name=slug.title(), app_role=services.settings.app_role
+    )
+    row = await provisioning.get_tenant_by_slug(owner, slug)
     handle = TenantHandle(id=tenant_id, slug=slug, schema=row.schema_name)
     async with tenant_transaction(services.engine, row.schema_name) as conn:
         for role in ROLES_IN_TESTS:

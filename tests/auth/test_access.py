@@ -27,21 +27,21 @@ async def _status_within(api, token: str, status: int, seconds: float) -> float:
         await asyncio.sleep(0.1)
 
 
-async def test_suspended_tenant_is_forbidden_then_resumed(api, services):
-    tenant = await make_tenant(services, "suspend")
+async def test_suspended_tenant_is_forbidden_then_resumed(api, owner, services):
+    tenant = await make_tenant(owner, services, "suspend")
     token = tenant.tokens["admin"]
     await api.gql(ME, token=token)
-    await provisioning.set_tenant_status(services.engine, tenant.slug, "suspended")
+    await provisioning.set_tenant_status(owner, tenant.slug, "suspended")
     ttl = services.settings.principal_cache_seconds
     await _status_within(api, token, 403, seconds=ttl + 2)
     body = (await api.post(ME, token=token)).json()
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    await provisioning.set_tenant_status(services.engine, tenant.slug, "active")
+    await provisioning.set_tenant_status(owner, tenant.slug, "active")
     await _status_within(api, token, 200, seconds=ttl + 2)
 
 
-async def test_deactivated_user_is_forbidden(api, services):
-    tenant = await make_tenant(services, "deact")
+async def test_deactivated_user_is_forbidden(api, owner, services):
+    tenant = await make_tenant(owner, services, "deact")
     token = tenant.tokens["sales"]
     await api.gql(ME, token=token)
     async with tenant_transaction(services.engine, tenant.schema) as conn:

@@ -72,9 +72,9 @@ async def server_version(url: str) -> str:
 
 async def prepare_catalog(settings: Settings) -> float:
     started = time.perf_counter()
-    engine = create_engine(settings, pool_size=1)
+    engine = create_engine(settings, owner=True, pool_size=1)
     try:
-        await upgrade_catalog(engine)
+        await upgrade_catalog(engine, app_role=settings.app_role)
     finally:
         await engine.dispose()
     return time.perf_counter() - started
@@ -87,14 +87,17 @@ def tenant_slug(i: int) -> str:
 async def provision(settings: Settings, count: int, progress=None) -> tuple[float, list[float]]:
     """Create `count` tenants one after the other (as an operator or signup flow does);
     wall time and the seconds of each create_tenant call."""
-    engine = create_engine(settings, pool_size=2)
+    engine = create_engine(settings, owner=True, pool_size=2)
     durations: list[float] = []
     started = time.perf_counter()
     try:
         for i in range(count):
             t = time.perf_counter()
             await provisioning.create_tenant(
-                engine, slug=tenant_slug(i), name=f"基准测试租户 {i:04d}"
+                engine,
+                slug=tenant_slug(i),
+                name=f"基准测试租户 {i:04d}",
+                app_role=settings.app_role,
             )
             durations.append(time.perf_counter() - t)
             if progress and (i + 1) % 50 == 0:
@@ -120,16 +123,18 @@ def migrate_all(settings: Settings) -> MigrateResult:
     started = time.perf_counter()
 
     async def catalog() -> list[tuple[str, str]]:
-        engine = create_engine(settings, pool_size=2)
+        engine = create_engine(settings, owner=True, pool_size=2)
         try:
-            await upgrade_catalog(engine)
+            await upgrade_catalog(engine, app_role=settings.app_role)
             return await list_tenant_schemas(engine)
         finally:
             await engine.dispose()
 
     schemas = asyncio.run(catalog())
     reports = list(
-        migrate_tenants(settings.async_database_url, schemas, settings.migrate_concurrency)
+        migrate_tenants(
+            settings.async_database_url, settings.app_role, schemas, settings.migrate_concurrency
+        )
     )
     elapsed = time.perf_counter() - started
     failed = [r for r in reports if r.error]
@@ -257,7 +262,7 @@ async def fill_tenant(
     """An admin user (through the users service), customers and contacts (COPY, a
     fixture only), VACUUM ANALYZE, and an access token as `kehu token` makes it."""
     started = time.perf_counter()
-    engine = create_engine(settings, pool_size=2)
+    engine = create_engine(settings, owner=True, pool_size=2)
     try:
         tenant = await provisioning.get_tenant_by_slug(engine, slug)
         schema = tenant.schema_name

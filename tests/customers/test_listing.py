@@ -29,8 +29,8 @@ query($first: Int, $after: String, $last: Int, $before: String, $filter: Custome
 
 
 @pytest.fixture(scope="module")
-async def listing(services):
-    tenant = await make_tenant(services, "listing")
+async def listing(owner, services):
+    tenant = await make_tenant(owner, services, "listing")
     rng = random.Random(7)
     owner = tenant.user_ids["sales"]
     async with tenant_transaction(services.engine, tenant.schema) as conn:

@@ -86,11 +86,11 @@ async def _schemas(conn) -> set[str]:
     return {r[0] for r in rows}
 
 
-async def test_failed_provisioning_leaves_nothing(services):
+async def test_failed_provisioning_leaves_nothing(owner, settings):
     """A failure after the schema is created and migrated (the catalog insert is
     refused by a trigger) rolls back everything."""
     doomed = "doomed-" + uuid.uuid4().hex[:6]
-    async with services.engine.begin() as conn:
+    async with owner.begin() as conn:
         before = await _schemas(conn)
         await conn.execute(text(f"""
             CREATE FUNCTION catalog.refuse_doomed() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -105,30 +105,34 @@ async def test_failed_provisioning_leaves_nothing(services):
         ))  # fmt: skip
     try:
         with pytest.raises(Exception, match="refused for the test"):
-            await provisioning.create_tenant(services.engine, slug=doomed, name="Doomed")
+            await provisioning.create_tenant(
+                owner, slug=doomed, name="Doomed", app_role=settings.app_role
+            )
     finally:
-        async with services.engine.begin() as conn:
+        async with owner.begin() as conn:
             await conn.execute(text("DROP TRIGGER refuse_doomed ON catalog.tenants"))
             await conn.execute(text("DROP FUNCTION catalog.refuse_doomed()"))
-    async with services.engine.connect() as conn:
+    async with owner.connect() as conn:
         assert await _schemas(conn) == before
         count = await conn.scalar(
             text("SELECT count(*) FROM catalog.tenants WHERE slug = :s"), {"s": doomed}
         )
         assert count == 0
     with pytest.raises(TenantError):
-        await provisioning.get_tenant_by_slug(services.engine, doomed)
+        await provisioning.get_tenant_by_slug(owner, doomed)
 
 
-async def test_migrate_reports_each_tenant_and_resumes(settings, services):
+async def test_migrate_reports_each_tenant_and_resumes(settings, owner):
     """One broken tenant is reported while the others migrate; re-running after the
     fix continues where it stopped."""
-    broken = await provisioning.create_tenant(services.engine, slug=slug(), name="Broken")
+    broken = await provisioning.create_tenant(
+        owner, slug=slug(), name="Broken", app_role=settings.app_role
+    )
     behind_id = uuid.uuid4()
     behind_slug = slug()
     behind_schema = provisioning.schema_for(behind_id)
     broken_schema = provisioning.schema_for(broken)
-    async with services.engine.begin() as conn:
+    async with owner.begin() as conn:
         # A tenant whose schema exists but was never migrated (as if a run stopped).
         await conn.execute(text(f'CREATE SCHEMA "{behind_schema}"'))
         await conn.execute(
@@ -142,7 +146,7 @@ async def test_migrate_reports_each_tenant_and_resumes(settings, services):
     assert first.returncode == 2, first.stdout + first.stderr
     assert "FAILED" in first.stdout and "1 tenant(s) failed" in first.stderr
     assert f"{behind_slug}: empty -> 0001" in first.stdout
-    async with services.engine.begin() as conn:
+    async with owner.begin() as conn:
         await conn.execute(text(f"INSERT INTO \"{broken_schema}\".alembic_version VALUES ('0001')"))
         users = await conn.scalar(text(f'SELECT count(*) FROM "{behind_schema}".users'))
         assert users == 0
