@@ -6,7 +6,7 @@ READ = frozenset({"customers:read", "contacts:read", "jobs:read", "users:read"})
 WRITE = frozenset({"customers:write", "contacts:write", "customers:import"})
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    "admin": READ | WRITE | {"users:manage"},
+    "admin": READ | WRITE | {"users:manage", "audit:read"},
     "manager": READ | WRITE,
     "sales": READ | WRITE,
     "service": READ | WRITE,
