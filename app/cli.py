@@ -202,7 +202,11 @@ def parser() -> argparse.ArgumentParser:
     add = usub.add_parser("add")
     add.add_argument("slug")
     add.add_argument("email")
-    add.add_argument("--role", required=True, choices=users.ROLES)
+    add.add_argument(
+        "--role",
+        required=True,
+        help="admin, manager, sales, service, warehouse, viewer, partner or a custom role",
+    )
     add.add_argument("--name")
     deactivate = usub.add_parser("deactivate")
     deactivate.add_argument("slug")

@@ -7,7 +7,9 @@ import random
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.audit.service import SYSTEM
+from app.auth.scope import EVERYTHING
 from app.customers import service as customers
+from app.teams import service as teams
 from app.users import service as users
 from tenants import provisioning
 
@@ -102,18 +104,23 @@ async def ensure_demo_tenant(engine: AsyncEngine, *, app_role: str) -> bool:
 async def seed(conn: AsyncConnection) -> None:
     rng = random.Random(20261123)
     await users.create_user(conn, actor=SYSTEM, email=ADMIN_EMAIL, role="admin", name="管理员")
+    team = await teams.create_team(
+        conn, actor=SYSTEM, team_id=None, name="华南销售部", parent_id=None
+    )
     owners: list = [None]
     for email, name, role in REPS:
-        row = await users.create_user(conn, actor=SYSTEM, email=email, role=role, name=name)
+        row = await users.create_user(
+            conn, actor=SYSTEM, email=email, role=role, name=name, team_id=team.id
+        )
         if role != "viewer":
             owners.append(row.id)
     for i in range(CUSTOMER_COUNT):
         customer = await customers.create_customer(
-            conn, actor=SYSTEM, customer_id=None, fields=_customer(rng, i, owners)
+            conn, actor=SYSTEM, who=EVERYTHING, customer_id=None, fields=_customer(rng, i, owners)
         )
         for n in range(rng.randint(1, 3)):
             await customers.create_contact(
-                conn, actor=SYSTEM, contact_id=None, customer_id=customer.id,
+                conn, actor=SYSTEM, who=EVERYTHING, contact_id=None, customer_id=customer.id,
                 fields={"name": _person(rng), "title": rng.choice(TITLES),
                         "phone": _phone(rng), "is_primary": n == 0},
             )  # fmt: skip

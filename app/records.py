@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Row, Table, func, select, update
+from sqlalchemy import ColumnElement, Row, Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -76,10 +76,13 @@ async def lock_for_change(
     entity: str,
     version: int | None,
     deleted: bool = False,
+    visible: ColumnElement[bool] | None = None,
 ) -> Row:
-    """The row to change, locked; missing (or not visible) is NOT_FOUND, a stale
+    """The row to change, locked; missing or outside `visible` is NOT_FOUND, a stale
     `version` is CONFLICT."""
     condition = table.c.deleted_at.is_not(None) if deleted else table.c.deleted_at.is_(None)
+    if visible is not None:
+        condition = condition & visible
     row = (
         await conn.execute(select(table).where(table.c.id == row_id, condition).with_for_update())
     ).first()

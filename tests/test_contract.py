@@ -38,7 +38,7 @@ async def test_example_operations_run_in_order(api, tenant_a):
         text = (ROOT / "graphql" / "operations" / f"{name}.graphql").read_text()
         return await api.gql(text, variables, token=token)
 
-    assert (await run("me"))["me"]["user"]["role"] == "ADMIN"
+    assert (await run("me"))["me"]["user"]["role"] == "admin"
     customer_id = str(uuid.uuid4())
     created = await run("createCustomer", {"input": {"id": customer_id, "name": "示例电子有限公司",
                                                      "tier": "A", "tags": ["示例"]}})  # fmt: skip
@@ -62,5 +62,5 @@ async def test_example_operations_run_in_order(api, tenant_a):
     restored = await run("restoreCustomer", {"input": {"id": customer_id}})
     assert restored["restoreCustomer"]["customer"]["deletedAt"] is None
     user = await run("createUser", {"input": {"email": f"{uuid.uuid4().hex[:6]}@x.cn",
-                                              "role": "VIEWER"}})  # fmt: skip
+                                              "role": "viewer"}})  # fmt: skip
     assert user["createUser"]["user"]["active"]

@@ -14,10 +14,13 @@ from strawberry.extensions import (
 from strawberry.tools import merge_types
 
 from app.api.errors import MaskUnexpectedErrors, log_unexpected
+from app.audit.graphql import AuditQueries
+from app.auth.graphql import RoleMutations, RoleQueries
 from app.customers.graphql import CustomerQueries
 from app.customers.imports import CustomerImportMutations
 from app.customers.mutations import CustomerMutations
 from app.jobs.graphql import JobQueries
+from app.teams.graphql import TeamMutations, TeamQueries
 from app.users.graphql import UserMutations, UserQueries
 
 # The limiters' validation rules are classes made when a limiter is constructed;
@@ -35,8 +38,20 @@ class QueryLimits(AddValidationRules):
         super().__init__(_LIMIT_RULES)
 
 
-Query = merge_types("Query", (UserQueries, CustomerQueries, JobQueries))
-Mutation = merge_types("Mutation", (UserMutations, CustomerMutations, CustomerImportMutations))
+Query = merge_types(
+    "Query",
+    (UserQueries, RoleQueries, TeamQueries, CustomerQueries, JobQueries, AuditQueries),
+)
+Mutation = merge_types(
+    "Mutation",
+    (
+        UserMutations,
+        RoleMutations,
+        TeamMutations,
+        CustomerMutations,
+        CustomerImportMutations,
+    ),
+)
 
 
 class Schema(strawberry.Schema):

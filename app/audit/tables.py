@@ -18,4 +18,6 @@ audit_log = Table(
     Index("ix_audit_log_entity", "entity_type", "entity_id", "at"),
     Index("ix_audit_log_actor", "actor_id", "at"),
     Index("ix_audit_log_at", "at"),
+    # text_pattern_ops: the C.UTF-8 collation cannot serve LIKE 'prefix%' from a plain btree.
+    Index("ix_audit_log_action", "action", "at", postgresql_ops={"action": "text_pattern_ops"}),
 )

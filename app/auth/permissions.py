@@ -1,18 +1,69 @@
-"""Function permissions as `resource:action`, and what each built-in role holds."""
+"""Function permissions (`resource:action`), data scopes, and the built-in roles.
+
+A role is a set of permissions (which operations) and a data scope (which records):
+- assigned: only records assigned to the user (partners, distributors);
+- own: the user's records, and the public pool (customers without an owner);
+- team: records of the user's department and its sub-departments, and the pool;
+- all: every record of the tenant.
+The sources advise not to give subordinate roles "view all", so only admin and
+warehouse (which ships to any customer) have it among the built-ins.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+
+PERMISSIONS: dict[str, str] = {
+    "customers:read": "See customers",
+    "customers:write": "Create, change, delete and restore customers",
+    "customers:import": "Import customers from files",
+    "contacts:read": "See contacts",
+    "contacts:write": "Create, change and delete contacts",
+    "jobs:read": "See background jobs",
+    "users:read": "See users, teams and roles",
+    "users:manage": "Add users and change their role, team and status",
+    "roles:manage": "Define custom roles",
+    "teams:manage": "Define the department tree",
+    "audit:read": "Read the audit trail",
+}
+DATA_SCOPES = ("assigned", "own", "team", "all")
 
 READ = frozenset({"customers:read", "contacts:read", "jobs:read", "users:read"})
 WRITE = frozenset({"customers:write", "contacts:write", "customers:import"})
 
-ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    "admin": READ | WRITE | {"users:manage", "audit:read"},
-    "manager": READ | WRITE,
-    "sales": READ | WRITE,
-    "service": READ | WRITE,
-    "viewer": READ,
+
+@dataclass(frozen=True)
+class RoleDefinition:
+    name: str
+    permissions: frozenset[str]
+    data_scope: str
+    builtin: bool
+    description: str = ""
+
+
+def _builtin(name: str, permissions: frozenset[str], scope: str, description: str):
+    return RoleDefinition(name, permissions, scope, True, description)
+
+
+BUILTIN_ROLES: dict[str, RoleDefinition] = {
+    r.name: r
+    for r in (
+        _builtin("admin", frozenset(PERMISSIONS), "all", "Everything, every record"),
+        _builtin("manager", READ | WRITE, "team", "Runs a team: its records and the pool"),
+        _builtin("sales", READ | WRITE, "own", "A sales rep: own customers and the pool"),
+        _builtin("service", READ | {"contacts:write"}, "team", "Customer service for a team"),
+        _builtin(
+            "warehouse",
+            frozenset({"customers:read", "contacts:read"}),
+            "all",
+            "Ships to any customer; reads, never writes",
+        ),  # fmt: skip
+        _builtin("viewer", READ, "team", "Reads a team's records"),
+        _builtin(
+            "partner",
+            frozenset({"customers:read", "contacts:read"}),
+            "assigned",
+            "A distributor's user: only what is assigned to them",
+        ),  # fmt: skip
+    )
 }
-
-
-def permissions_for(role: str) -> frozenset[str]:
-    return ROLE_PERMISSIONS.get(role, frozenset())

@@ -11,15 +11,17 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from app.auth.permissions import permissions_for
+from app.auth.permissions import RoleDefinition
+from app.auth.roles import resolve_role
 from app.auth.tokens import TokenClaims
 from app.db import bind_tenant
 from app.errors import Forbidden, Unauthenticated
+from app.teams.tables import teams
 from app.users.tables import users
 from tenants.catalog import tenants
 
@@ -42,9 +44,86 @@ class Principal:
     name: str
     role: str
     permissions: frozenset[str]
+    data_scope: str
+    team_id: uuid.UUID | None = None
+    team_path: str | None = None
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions
+
+
+class Scoped(Protocol):
+    """What data scope needs to know of whoever is asking (a request's principal, or
+    the user a background job acts for)."""
+
+    @property
+    def user_id(self) -> uuid.UUID: ...
+    @property
+    def data_scope(self) -> str: ...
+    @property
+    def team_path(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class UserAccess:
+    """A user as authorization sees them: active or not, their role resolved."""
+
+    id: uuid.UUID
+    email: str
+    name: str
+    active: bool
+    role: RoleDefinition
+    team_id: uuid.UUID | None
+    team_path: str | None
+
+    @property
+    def user_id(self) -> uuid.UUID:
+        return self.id
+
+    @property
+    def data_scope(self) -> str:
+        return self.role.data_scope
+
+
+NO_ROLE = RoleDefinition("none", frozenset(), "assigned", False)
+
+
+async def load_user_access(conn: AsyncConnection, user_id: uuid.UUID) -> UserAccess | None:
+    """Works on any tenant-bound connection: the API's cache and the worker's jobs
+    (which act with the rights their starter has now) use the same rules."""
+    row = (
+        await conn.execute(
+            select(
+                users.c.id,
+                users.c.email,
+                users.c.name,
+                users.c.role,
+                users.c.active,
+                users.c.team_id,
+                teams.c.path,
+            )  # fmt: skip
+            .outerjoin(teams, teams.c.id == users.c.team_id)
+            .where(users.c.id == user_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    role = await resolve_role(conn, row.role) or NO_ROLE  # a deleted custom role: no rights
+    return UserAccess(row.id, row.email, row.name, row.active, role, row.team_id, row.path)
+
+
+def principal_for(tenant: Tenant, access: UserAccess) -> Principal:
+    return Principal(
+        tenant=tenant,
+        user_id=access.id,
+        email=access.email,
+        name=access.name,
+        role=access.role.name,
+        permissions=access.role.permissions,
+        data_scope=access.role.data_scope,
+        team_id=access.team_id,
+        team_path=access.team_path,
+    )
 
 
 class TtlCache:
@@ -94,19 +173,12 @@ class PrincipalResolver:
             self._tenants.put(tenant_id, tenant)
         return tenant
 
-    async def _user(self, tenant: Tenant, user_id: uuid.UUID) -> Any | None:
+    async def _user(self, tenant: Tenant, user_id: uuid.UUID) -> UserAccess | None:
         key = (tenant.id, user_id)
         user = self._users.get(key)
         if user is None:
             async with self.engine.connect() as raw:
-                conn = await bind_tenant(raw, tenant.schema_name)
-                user = (
-                    await conn.execute(
-                        select(
-                            users.c.id, users.c.email, users.c.name, users.c.role, users.c.active
-                        ).where(users.c.id == user_id)
-                    )
-                ).first()
+                user = await load_user_access(await bind_tenant(raw, tenant.schema_name), user_id)
             self._users.put(key, user)
         return user
 
@@ -121,11 +193,4 @@ class PrincipalResolver:
             raise Unauthenticated("unknown user")
         if not user.active:
             raise Forbidden("this user is deactivated")
-        return Principal(
-            tenant=tenant,
-            user_id=user.id,
-            email=user.email,
-            name=user.name,
-            role=user.role,
-            permissions=permissions_for(user.role),
-        )
+        return principal_for(tenant, user)

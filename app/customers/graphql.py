@@ -126,13 +126,14 @@ class CustomerQueries:
     @strawberry.field(extensions=requires("customers:read"))
     async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
         customer_id = parse_uuid(id)
+        principal = info.context.principal
         if customer_id is None:
             return None
         async with info.context.db.read() as conn:
-            row = await queries.get_customer(conn, customer_id)
+            row = await queries.get_customer(conn, principal, customer_id)
             if row is None:
                 return None
-            (node,) = await build_customers(conn, [row], selected_paths(info))
+            (node,) = await build_customers(conn, principal, [row], selected_paths(info))
         return node
 
     @strawberry.field(extensions=requires("customers:read"))
@@ -147,9 +148,11 @@ class CustomerQueries:
         order_by: list[CustomerOrder] | None = None,
     ) -> Connection[Customer]:
         f = filter or CustomerFilter()
-        tz = info.context.principal.tenant.time_zone
+        principal = info.context.principal
         query = queries.customers_query(
-            queries.live(customers, deleted=f.deleted), customer_condition(f, tz)
+            queries.live(customers, deleted=f.deleted),
+            queries.visible_customers(principal),
+            customer_condition(f, principal.tenant.time_zone),
         )
         order = order_by or [CustomerOrder(field=CustomerOrderField.CREATED_AT)]
         keys = [k for o in order for k in _sort(customers, o.field, o.direction)[:1]]
@@ -160,19 +163,20 @@ class CustomerQueries:
                 conn, query, keys, first=first, after=after, last=last, before=before,
                 with_total="totalCount" in selected,
             )  # fmt: skip
-            nodes = await build_customers(conn, page.rows, selected, "edges.node.")
+            nodes = await build_customers(conn, principal, page.rows, selected, "edges.node.")
         return connection_from(page, nodes)
 
     @strawberry.field(extensions=requires("contacts:read"))
     async def contact(self, info: Info, id: strawberry.ID) -> Contact | None:
         contact_id = parse_uuid(id)
+        principal = info.context.principal
         if contact_id is None:
             return None
         async with info.context.db.read() as conn:
-            row = await queries.get_contact(conn, contact_id)
+            row = await queries.get_contact(conn, principal, contact_id)
             if row is None:
                 return None
-            (node,) = await build_contacts(conn, [row], selected_paths(info))
+            (node,) = await build_contacts(conn, principal, [row], selected_paths(info))
         return node
 
     @strawberry.field(extensions=requires("contacts:read"))
@@ -187,10 +191,12 @@ class CustomerQueries:
         order_by: ContactOrder | None = None,
     ) -> Connection[Contact]:
         f = filter or ContactFilter()
+        principal = info.context.principal
         query = queries.contacts_query(
             all_of(
                 [
                     queries.live(contacts),
+                    queries.visible_contacts(principal),
                     id_condition(contacts.c.customer_id, f.customer_id, "customerId"),
                     queries.contact_search(f.search),
                     datetime_condition(contacts.c.created_at, f.created_at),
@@ -205,5 +211,5 @@ class CustomerQueries:
                 first=first, after=after, last=last, before=before,
                 with_total="totalCount" in selected,
             )  # fmt: skip
-            nodes = await build_contacts(conn, page.rows, selected, "edges.node.")
+            nodes = await build_contacts(conn, principal, page.rows, selected, "edges.node.")
         return connection_from(page, nodes)

@@ -14,8 +14,9 @@ from sqlalchemy import Row, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.audit.service import Actor
+from app.auth.principal import Scoped, load_user_access
 from app.customers import importer, service
-from app.customers.queries import CUSTOMER_COLUMNS
+from app.customers.queries import CUSTOMER_COLUMNS, visible_customers
 from app.customers.rules import normalise_name
 from app.customers.tables import contacts, customers
 from app.errors import UserError, UserErrors
@@ -40,7 +41,7 @@ def _same_email(a: str, b: str) -> bool:
     return a.lower() == b.lower()
 
 
-async def _match(conn: AsyncConnection, fields: dict[str, Any]) -> Row | None:
+async def _match(conn: AsyncConnection, who: Scoped, fields: dict[str, Any]) -> Row | None:
     """The live customer this row describes. A candidate found by a weaker key whose
     stronger key disagrees (another externalRef, another email) is someone else; that
     keeps a file with two same-named customers stable on re-import."""
@@ -58,7 +59,7 @@ async def _match(conn: AsyncConnection, fields: dict[str, Any]) -> Row | None:
     candidates = (
         await conn.execute(
             select(*CUSTOMER_COLUMNS)
-            .where(c.deleted_at.is_(None), or_(*keys))
+            .where(c.deleted_at.is_(None), visible_customers(who), or_(*keys))
             .order_by(c.created_at, c.id)
         )
     ).all()
@@ -94,18 +95,19 @@ def _rejected(parsed: importer.ParsedFile, row: importer.ImportRow, record: str,
 
 
 async def _save_customer(
-    conn: AsyncConnection, actor: Actor, parsed: importer.ParsedFile, row: importer.ImportRow
-) -> tuple[Row, Row | None]:
+    conn: AsyncConnection, who: Scoped, actor: Actor, parsed: importer.ParsedFile,
+    row: importer.ImportRow,
+) -> tuple[Row, Row | None]:  # fmt: skip
     """The customer after the write, and as it was (None if created)."""
-    current = await _match(conn, row.customer)
+    current = await _match(conn, who, row.customer)
     try:
         if current is None:
             created = await service.create_customer(
-                conn, actor=actor, customer_id=None, fields=row.customer
+                conn, actor=actor, who=who, customer_id=None, fields=row.customer
             )
             return created, None
         saved = await service.update_customer(
-            conn, actor=actor, customer_id=current.id, version=current.version,
+            conn, actor=actor, who=who, customer_id=current.id, version=current.version,
             fields=_without_cosmetic(current, row.customer),
         )  # fmt: skip
         return saved, current
@@ -125,6 +127,7 @@ async def _live_contacts(conn: AsyncConnection, customer_id: Any) -> list[Row]:
 
 async def _save_contact(
     conn: AsyncConnection,
+    who: Scoped,
     actor: Actor,
     parsed: importer.ParsedFile,
     row: importer.ImportRow,
@@ -149,12 +152,12 @@ async def _save_contact(
         if target is None:
             primary = not any(c.is_primary for c in existing)
             await service.create_contact(
-                conn, actor=actor, contact_id=None, customer_id=customer_id,
+                conn, actor=actor, who=who, contact_id=None, customer_id=customer_id,
                 fields={**fields, "is_primary": primary},
             )  # fmt: skip
             return True
         saved = await service.update_contact(
-            conn, actor=actor, contact_id=target.id, version=target.version,
+            conn, actor=actor, who=who, contact_id=target.id, version=target.version,
             fields=_without_cosmetic(target, fields),
         )  # fmt: skip
         return saved.version != target.version
@@ -163,16 +166,17 @@ async def _save_contact(
 
 
 async def import_row(
-    conn: AsyncConnection, actor: Actor, parsed: importer.ParsedFile, row: importer.ImportRow
-) -> tuple[str, list[dict[str, Any]]]:
+    conn: AsyncConnection, who: Scoped, actor: Actor, parsed: importer.ParsedFile,
+    row: importer.ImportRow,
+) -> tuple[str, list[dict[str, Any]]]:  # fmt: skip
     """One row in its own savepoint: a rejected row leaves no trace, the chunk goes on."""
     if row.errors:
         return "failed", row.errors
     try:
         async with conn.begin_nested():
-            saved, before = await _save_customer(conn, actor, parsed, row)
+            saved, before = await _save_customer(conn, who, actor, parsed, row)
             contact_changed = bool(row.contact) and await _save_contact(
-                conn, actor, parsed, row, saved.id, new_customer=before is None
+                conn, who, actor, parsed, row, saved.id, new_customer=before is None
             )
     except RowRejected as rejected:
         return "failed", rejected.errors
@@ -185,6 +189,11 @@ async def import_row(
 async def import_chunk(conn: AsyncConnection, job: Row, actor: Actor) -> ChunkOutcome:
     if job.upload_id is None:
         raise JobFailed("the import has no uploaded file")
+    # The import acts with the rights its starter has now: their data scope decides
+    # which existing customers it may match and change.
+    who = await load_user_access(conn, job.created_by) if job.created_by else None
+    if who is None or not who.active:
+        raise JobFailed("the user who started this import is no longer active")
     parsed = importer.parse((await read_upload(conn, job.upload_id)).content)
     start = int(job.state.get("next_row", 0))
     counts = {k: int(job.state.get("counts", {}).get(k, 0)) for k in OUTCOMES}
@@ -192,7 +201,7 @@ async def import_chunk(conn: AsyncConnection, job: Row, actor: Actor) -> ChunkOu
     errors: list[dict[str, Any]] = []
     for number, cells in parsed.rows[start:end]:
         outcome, row_errors = await import_row(
-            conn, actor, parsed, importer.read_row(parsed, number, cells)
+            conn, who, actor, parsed, importer.read_row(parsed, number, cells)
         )
         counts[outcome] += 1
         errors += row_errors

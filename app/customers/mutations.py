@@ -182,7 +182,9 @@ async def _customer_mutation(info: Info, payload: type, change) -> Any:
     async def write() -> Any:
         async with info.context.db.write() as conn:
             row = await change(conn, info.context.actor)
-            (node,) = await build_customers(conn, [row], selected_paths(info), "customer.")
+            (node,) = await build_customers(
+                conn, info.context.principal, [row], selected_paths(info), "customer."
+            )
         return payload(customer=node)
 
     return await run_mutation(write, lambda errors: payload(user_errors=errors))
@@ -192,7 +194,9 @@ async def _contact_mutation(info: Info, payload: type, change) -> Any:
     async def write() -> Any:
         async with info.context.db.write() as conn:
             row = await change(conn, info.context.actor)
-            (node,) = await build_contacts(conn, [row], selected_paths(info), "contact.")
+            (node,) = await build_contacts(
+                conn, info.context.principal, [row], selected_paths(info), "contact."
+            )
         return payload(contact=node)
 
     return await run_mutation(write, lambda errors: payload(user_errors=errors))
@@ -206,7 +210,7 @@ class CustomerMutations:
     ) -> CreateCustomerPayload:
         async def change(conn, actor):
             return await service.create_customer(
-                conn, actor=actor, customer_id=optional_uuid(input.id, "id", "customer"),
+                conn, actor=actor, who=info.context.principal, customer_id=optional_uuid(input.id, "id", "customer"),
                 fields=_provided(input, CUSTOMER_INPUT_FIELDS),
             )  # fmt: skip
 
@@ -218,7 +222,7 @@ class CustomerMutations:
     ) -> UpdateCustomerPayload:
         async def change(conn, actor):
             return await service.update_customer(
-                conn, actor=actor, customer_id=require_uuid(input.id, "id", "customer"),
+                conn, actor=actor, who=info.context.principal, customer_id=require_uuid(input.id, "id", "customer"),
                 version=input.version, fields=_provided(input, CUSTOMER_INPUT_FIELDS),
             )  # fmt: skip
 
@@ -230,7 +234,7 @@ class CustomerMutations:
     ) -> DeleteCustomerPayload:
         async def change(conn, actor):
             return await service.delete_customer(
-                conn, actor=actor, customer_id=require_uuid(input.id, "id", "customer"),
+                conn, actor=actor, who=info.context.principal, customer_id=require_uuid(input.id, "id", "customer"),
                 version=input.version,
             )  # fmt: skip
 
@@ -242,7 +246,7 @@ class CustomerMutations:
     ) -> RestoreCustomerPayload:
         async def change(conn, actor):
             return await service.restore_customer(
-                conn, actor=actor, customer_id=require_uuid(input.id, "id", "customer"),
+                conn, actor=actor, who=info.context.principal, customer_id=require_uuid(input.id, "id", "customer"),
                 version=input.version,
             )  # fmt: skip
 
@@ -252,7 +256,7 @@ class CustomerMutations:
     async def create_contact(self, info: Info, input: CreateContactInput) -> CreateContactPayload:
         async def change(conn, actor):
             return await service.create_contact(
-                conn, actor=actor, contact_id=optional_uuid(input.id, "id", "contact"),
+                conn, actor=actor, who=info.context.principal, contact_id=optional_uuid(input.id, "id", "contact"),
                 customer_id=require_uuid(input.customer_id, "customerId", "customer"),
                 fields=_provided(input, CONTACT_INPUT_FIELDS),
             )  # fmt: skip
@@ -263,7 +267,7 @@ class CustomerMutations:
     async def update_contact(self, info: Info, input: UpdateContactInput) -> UpdateContactPayload:
         async def change(conn, actor):
             return await service.update_contact(
-                conn, actor=actor, contact_id=require_uuid(input.id, "id", "contact"),
+                conn, actor=actor, who=info.context.principal, contact_id=require_uuid(input.id, "id", "contact"),
                 version=input.version, fields=_provided(input, CONTACT_INPUT_FIELDS),
             )  # fmt: skip
 
@@ -273,7 +277,7 @@ class CustomerMutations:
     async def delete_contact(self, info: Info, input: DeleteContactInput) -> DeleteContactPayload:
         async def change(conn, actor):
             return await service.delete_contact(
-                conn, actor=actor, contact_id=require_uuid(input.id, "id", "contact"),
+                conn, actor=actor, who=info.context.principal, contact_id=require_uuid(input.id, "id", "contact"),
                 version=input.version,
             )  # fmt: skip
 

@@ -10,6 +10,8 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import ColumnElement, Row, Select, and_, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.auth.principal import Scoped
+from app.auth.scope import owner_visible
 from app.customers.tables import contacts, customers
 
 CUSTOMER_COLUMNS = [c for c in customers.c if c.key not in ("search_tokens", "name_key")]
@@ -52,6 +54,17 @@ def contact_search(text: str | None) -> ColumnElement[bool]:
     return text_search(contacts, (c.name, c.email, c.phone), text)
 
 
+def visible_customers(who: Scoped) -> ColumnElement[bool]:
+    return owner_visible(who, customers.c.owner_id)
+
+
+def visible_contacts(who: Scoped) -> ColumnElement[bool]:
+    """A contact is visible with its customer."""
+    if who.data_scope == "all":
+        return true()
+    return contacts.c.customer_id.in_(select(customers.c.id).where(visible_customers(who)))
+
+
 def live(table, deleted: bool = False) -> ColumnElement[bool]:
     return table.c.deleted_at.is_not(None) if deleted else table.c.deleted_at.is_(None)
 
@@ -64,13 +77,15 @@ def contacts_query(*conditions: ColumnElement[bool]) -> Select:
     return select(*CONTACT_COLUMNS).where(*conditions)
 
 
-async def get_customer(conn: AsyncConnection, customer_id: uuid.UUID) -> Row | None:
+async def get_customer(conn: AsyncConnection, who: Scoped, customer_id: uuid.UUID) -> Row | None:
     """A customer by id, deleted ones included (a client may look at what it deleted)."""
-    return (await conn.execute(customers_query(customers.c.id == customer_id))).first()
+    query = customers_query(customers.c.id == customer_id, visible_customers(who))
+    return (await conn.execute(query)).first()
 
 
-async def get_contact(conn: AsyncConnection, contact_id: uuid.UUID) -> Row | None:
-    return (await conn.execute(contacts_query(contacts.c.id == contact_id, live(contacts)))).first()
+async def get_contact(conn: AsyncConnection, who: Scoped, contact_id: uuid.UUID) -> Row | None:
+    query = contacts_query(contacts.c.id == contact_id, live(contacts), visible_contacts(who))
+    return (await conn.execute(query)).first()
 
 
 async def contacts_by_customer(
@@ -92,10 +107,10 @@ async def contacts_by_customer(
 
 
 async def customers_by_id(
-    conn: AsyncConnection, customer_ids: Iterable[uuid.UUID]
+    conn: AsyncConnection, who: Scoped, customer_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, Row]:
     ids = list(dict.fromkeys(customer_ids))
     if not ids:
         return {}
-    rows = await conn.execute(customers_query(customers.c.id.in_(ids)))
+    rows = await conn.execute(customers_query(customers.c.id.in_(ids), visible_customers(who)))
     return {row.id: row for row in rows}

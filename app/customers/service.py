@@ -11,6 +11,9 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.audit.service import Actor
+from app.auth.principal import Scoped
+from app.auth.scope import people_visible
+from app.customers.queries import visible_contacts, visible_customers
 from app.customers.rules import normalise_contact, normalise_customer
 from app.customers.tables import contacts, customers
 from app.errors import UserError, UserErrors, fail
@@ -28,31 +31,42 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-async def _check_owner(conn: AsyncConnection, fields: dict[str, Any]) -> list[UserError]:
+async def _check_owner(
+    conn: AsyncConnection, fields: dict[str, Any], who: Scoped
+) -> list[UserError]:
+    """An owner must be an active user the acting user may see: a rep with own scope
+    can take a customer or leave it in the pool, not hand it to someone else."""
     owner_id = fields.get("owner_id")
     if owner_id is None:
         return []
-    active = await conn.scalar(select(users.c.active).where(users.c.id == owner_id))
+    active = await conn.scalar(
+        select(users.c.active).where(users.c.id == owner_id, people_visible(who, users.c.id))
+    )
     if not active:
         return [UserError("ownerId", "NOT_FOUND", "no active user with this id")]
     return []
 
 
 async def _validated_customer(
-    conn: AsyncConnection, fields: dict[str, Any], *, creating: bool
+    conn: AsyncConnection, fields: dict[str, Any], who: Scoped, *, creating: bool
 ) -> dict[str, Any]:
     fields = dict(fields)
     errors = normalise_customer(fields, creating=creating)
-    errors += await _check_owner(conn, fields)
+    errors += await _check_owner(conn, fields, who)
     if errors:
         raise UserErrors(errors)
     return fields
 
 
 async def create_customer(
-    conn: AsyncConnection, *, actor: Actor, customer_id: uuid.UUID | None, fields: dict[str, Any]
+    conn: AsyncConnection,
+    *,
+    actor: Actor,
+    who: Scoped,
+    customer_id: uuid.UUID | None,
+    fields: dict[str, Any],
 ) -> Row:
-    values = await _validated_customer(conn, fields, creating=True)
+    values = await _validated_customer(conn, fields, who, creating=True)
     row, _ = await insert_once(
         conn, customers, actor=actor, entity="customer", row_id=customer_id, values=values,
         unique=CUSTOMER_UNIQUE,
@@ -64,14 +78,16 @@ async def update_customer(
     conn: AsyncConnection,
     *,
     actor: Actor,
+    who: Scoped,
     customer_id: uuid.UUID,
     version: int | None,
     fields: dict[str, Any],
 ) -> Row:
     current = await lock_for_change(
-        conn, customers, customer_id, entity="customer", version=version
-    )
-    values = await _validated_customer(conn, fields, creating=False)
+        conn, customers, customer_id, entity="customer", version=version,
+        visible=visible_customers(who),
+    )  # fmt: skip
+    values = await _validated_customer(conn, fields, who, creating=False)
     return await apply_change(
         conn, customers, current, actor=actor, entity="customer", action="update",
         values=values, unique=CUSTOMER_UNIQUE,
@@ -79,11 +95,17 @@ async def update_customer(
 
 
 async def delete_customer(
-    conn: AsyncConnection, *, actor: Actor, customer_id: uuid.UUID, version: int | None
+    conn: AsyncConnection,
+    *,
+    actor: Actor,
+    who: Scoped,
+    customer_id: uuid.UUID,
+    version: int | None,
 ) -> Row:
     current = await lock_for_change(
-        conn, customers, customer_id, entity="customer", version=version
-    )
+        conn, customers, customer_id, entity="customer", version=version,
+        visible=visible_customers(who),
+    )  # fmt: skip
     return await apply_change(
         conn, customers, current, actor=actor, entity="customer", action="delete",
         values={"deleted_at": _now()},
@@ -91,21 +113,31 @@ async def delete_customer(
 
 
 async def restore_customer(
-    conn: AsyncConnection, *, actor: Actor, customer_id: uuid.UUID, version: int | None
+    conn: AsyncConnection,
+    *,
+    actor: Actor,
+    who: Scoped,
+    customer_id: uuid.UUID,
+    version: int | None,
 ) -> Row:
     current = await lock_for_change(
-        conn, customers, customer_id, entity="customer", version=version, deleted=True
-    )
+        conn, customers, customer_id, entity="customer", version=version, deleted=True,
+        visible=visible_customers(who),
+    )  # fmt: skip
     return await apply_change(
         conn, customers, current, actor=actor, entity="customer", action="restore",
         values={"deleted_at": None}, unique=CUSTOMER_UNIQUE,
     )  # fmt: skip
 
 
-async def _live_customer(conn: AsyncConnection, customer_id: uuid.UUID) -> None:
+async def _live_customer(conn: AsyncConnection, customer_id: uuid.UUID, who: Scoped) -> None:
     found = await conn.scalar(
         select(customers.c.id)
-        .where(customers.c.id == customer_id, customers.c.deleted_at.is_(None))
+        .where(
+            customers.c.id == customer_id,
+            customers.c.deleted_at.is_(None),
+            visible_customers(who),
+        )
         .with_for_update()
     )
     if found is None:
@@ -140,12 +172,13 @@ async def create_contact(
     conn: AsyncConnection,
     *,
     actor: Actor,
+    who: Scoped,
     contact_id: uuid.UUID | None,
     customer_id: uuid.UUID,
     fields: dict[str, Any],
 ) -> Row:
     values = _validated_contact(fields, creating=True)
-    await _live_customer(conn, customer_id)
+    await _live_customer(conn, customer_id, who)
     values["customer_id"] = customer_id
     if values["is_primary"]:
         existing = contact_id and await conn.scalar(
@@ -163,11 +196,15 @@ async def update_contact(
     conn: AsyncConnection,
     *,
     actor: Actor,
+    who: Scoped,
     contact_id: uuid.UUID,
     version: int | None,
     fields: dict[str, Any],
 ) -> Row:
-    current = await lock_for_change(conn, contacts, contact_id, entity="contact", version=version)
+    current = await lock_for_change(
+        conn, contacts, contact_id, entity="contact", version=version,
+        visible=visible_contacts(who),
+    )  # fmt: skip
     values = _validated_contact(fields, creating=False)
     if values.get("is_primary") and not current.is_primary:
         await _demote_other_primaries(conn, current.customer_id, keep=current.id)
@@ -177,9 +214,17 @@ async def update_contact(
 
 
 async def delete_contact(
-    conn: AsyncConnection, *, actor: Actor, contact_id: uuid.UUID, version: int | None
+    conn: AsyncConnection,
+    *,
+    actor: Actor,
+    who: Scoped,
+    contact_id: uuid.UUID,
+    version: int | None,
 ) -> Row:
-    current = await lock_for_change(conn, contacts, contact_id, entity="contact", version=version)
+    current = await lock_for_change(
+        conn, contacts, contact_id, entity="contact", version=version,
+        visible=visible_contacts(who),
+    )  # fmt: skip
     return await apply_change(
         conn, contacts, current, actor=actor, entity="contact", action="delete",
         values={"deleted_at": _now(), "is_primary": False},

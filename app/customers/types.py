@@ -11,6 +11,7 @@ import strawberry
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.auth.principal import Scoped
 from app.customers.queries import contacts_by_customer, customers_by_id
 from app.users.graphql import User
 from app.users.queries import users_by_id
@@ -121,7 +122,7 @@ class Customer:
 
 
 async def build_customers(
-    conn: AsyncConnection, rows: Sequence[Row], selected: set[str], prefix: str = ""
+    conn: AsyncConnection, who: Scoped, rows: Sequence[Row], selected: set[str], prefix: str = ""
 ) -> list[Customer]:
     """Customers with the children the query selected below `prefix`, one statement
     per kind of child for the whole page."""
@@ -139,16 +140,18 @@ async def build_customers(
 
 
 async def build_contacts(
-    conn: AsyncConnection, rows: Sequence[Row], selected: set[str], prefix: str = ""
+    conn: AsyncConnection, who: Scoped, rows: Sequence[Row], selected: set[str], prefix: str = ""
 ) -> list[Contact]:
     nodes = [Contact.from_row(r) for r in rows]
     if f"{prefix}customer" in selected and rows:
-        parents = await customers_by_id(conn, [r.customer_id for r in rows])
+        parents = await customers_by_id(conn, who, [r.customer_id for r in rows])
         built = {
             key: node
             for key, node in zip(
                 parents,
-                await build_customers(conn, list(parents.values()), selected, f"{prefix}customer."),
+                await build_customers(
+                    conn, who, list(parents.values()), selected, f"{prefix}customer."
+                ),
                 strict=True,
             )
         }

@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 
 import strawberry
-from sqlalchemy import Row, select
+from sqlalchemy import ColumnElement, Row, select
 from strawberry.scalars import JSON
 
 from app.api.context import Info
@@ -14,6 +14,8 @@ from app.api.filters import EnumFilter, all_of, enum_condition
 from app.api.ids import parse_uuid
 from app.api.pagination import Connection, SortKey, connection_from, paginate
 from app.api.permissions import requires
+from app.auth.principal import Scoped
+from app.auth.scope import people_visible
 from app.jobs.tables import jobs
 
 
@@ -77,6 +79,11 @@ class Job:
 JOB_COLUMNS = [c for c in jobs.c if c.key != "state"]
 
 
+def visible_jobs(who: Scoped) -> ColumnElement[bool]:
+    """A job is visible to whoever may see its starter's records."""
+    return people_visible(who, jobs.c.created_by)
+
+
 @strawberry.input
 class JobFilter:
     kind: str | None = None
@@ -91,7 +98,13 @@ class JobQueries:
         if job_id is None:
             return None
         async with info.context.db.read() as conn:
-            row = (await conn.execute(select(*JOB_COLUMNS).where(jobs.c.id == job_id))).first()
+            row = (
+                await conn.execute(
+                    select(*JOB_COLUMNS).where(
+                        jobs.c.id == job_id, visible_jobs(info.context.principal)
+                    )
+                )
+            ).first()
         return Job.from_row(row) if row else None
 
     @strawberry.field(extensions=requires("jobs:read"), description="Newest first.")
@@ -106,6 +119,7 @@ class JobQueries:
         query = select(*JOB_COLUMNS).where(
             all_of(
                 [
+                    visible_jobs(info.context.principal),
                     jobs.c.kind == f.kind if f.kind else None,
                     enum_condition(jobs.c.status, f.status),
                 ]

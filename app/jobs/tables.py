@@ -53,6 +53,7 @@ jobs = Table(
     Column("heartbeat_at", DateTime(timezone=True)),
     CheckConstraint("status in ('queued', 'running', 'succeeded', 'failed')", name="status"),
     Index("ix_jobs_created_at", "created_at", "id"),
+    Index("ix_jobs_created_by", "created_by", "created_at"),
     Index("ix_jobs_status", "status", "kind"),
     Index(
         "ix_jobs_unfinished",

@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 
 import strawberry
 from sqlalchemy import Row, select
 
 from app.api.context import Info
 from app.api.errors import UserErrorType, run_mutation
-from app.api.ids import require_uuid
+from app.api.ids import optional_uuid, require_uuid
 from app.api.pagination import Connection, SortKey, connection_from, paginate
 from app.api.permissions import requires
 from app.users import service
 from app.users.tables import users
-
-
-@strawberry.enum
-class Role(enum.Enum):
-    ADMIN = "admin"
-    MANAGER = "manager"
-    SALES = "sales"
-    SERVICE = "service"
-    VIEWER = "viewer"
 
 
 @strawberry.type
@@ -31,8 +21,9 @@ class User:
     id: strawberry.ID
     email: str
     name: str
-    role: Role
+    role: str = strawberry.field(description="A built-in role's name or a custom role's.")
     active: bool
+    team_id: strawberry.ID | None
     created_at: dt.datetime
     updated_at: dt.datetime
     version: int
@@ -43,8 +34,9 @@ class User:
             id=strawberry.ID(str(row.id)),
             email=row.email,
             name=row.name,
-            role=Role(row.role),
+            role=row.role,
             active=row.active,
+            team_id=strawberry.ID(str(row.team_id)) if row.team_id else None,
             created_at=row.created_at,
             updated_at=row.updated_at,
             version=row.version,
@@ -64,13 +56,15 @@ class Me:
     user: User
     tenant: Tenant
     permissions: list[str]
+    data_scope: str = strawberry.field(description="assigned, own, team or all.")
 
 
 @strawberry.input
 class CreateUserInput:
     email: str
-    role: Role
+    role: str
     name: str = ""
+    team_id: strawberry.ID | None = None
 
 
 @strawberry.type
@@ -82,9 +76,12 @@ class CreateUserPayload:
 @strawberry.input
 class UpdateUserInput:
     id: strawberry.ID
-    role: Role | None = None
+    role: str | None = None
     active: bool | None = None
     name: str | None = None
+    team_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="null takes the user out of any team."
+    )
 
 
 @strawberry.type
@@ -110,6 +107,7 @@ class UserQueries:
                 time_zone=tenant.time_zone,
             ),
             permissions=sorted(principal.permissions),
+            data_scope=principal.data_scope,
         )
 
     @strawberry.field(extensions=requires("users:read"), description="Users, by email.")
@@ -136,8 +134,8 @@ class UserMutations:
         async def write() -> CreateUserPayload:
             async with info.context.db.write() as conn:
                 row = await service.create_user(
-                    conn, actor=info.context.actor, email=input.email, role=input.role.value,
-                    name=input.name,
+                    conn, actor=info.context.actor, email=input.email, role=input.role,
+                    name=input.name, team_id=optional_uuid(input.team_id, "teamId", "team"),
                 )  # fmt: skip
             return CreateUserPayload(user=User.from_row(row))
 
@@ -145,12 +143,15 @@ class UserMutations:
 
     @strawberry.mutation(extensions=requires("users:manage"))
     async def update_user(self, info: Info, input: UpdateUserInput) -> UpdateUserPayload:
-        changes = service.UserChanges(
-            role=input.role.value if input.role else None, active=input.active, name=input.name
-        )
 
         async def write() -> UpdateUserPayload:
             user_id = require_uuid(input.id, "id", "user")
+            team_given = input.team_id is not strawberry.UNSET
+            changes = service.UserChanges(
+                role=input.role, active=input.active, name=input.name,
+                team_id=optional_uuid(input.team_id, "teamId", "team") if team_given else None,
+                clear_team=team_given and input.team_id is None,
+            )  # fmt: skip
             async with info.context.db.write() as conn:
                 row = await service.update_user(
                     conn, actor=info.context.actor, user_id=user_id, changes=changes

@@ -1,19 +1,22 @@
-"""Users of one tenant: adding, changing role, deactivating. Services flush, never commit."""
+"""Users of one tenant: adding, changing role, team and status. Services flush, never
+commit."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.audit.service import Actor, diff, record
+from app.audit.service import Actor
+from app.auth.roles import resolve_role
 from app.errors import UserError, UserErrors, fail
-from app.users.tables import ROLES, users  # noqa: F401  (ROLES re-exported)
-from app.validation import check_choice, check_email, check_length, check_required, clean
-
-FIELDS = ("email", "name", "role", "active")
+from app.records import apply_change, insert_once
+from app.teams.tables import teams
+from app.users.tables import users
+from app.validation import check_email, check_length, check_required, clean
 
 
 @dataclass
@@ -21,6 +24,8 @@ class UserChanges:
     role: str | None = None
     active: bool | None = None
     name: str | None = None
+    team_id: uuid.UUID | None = None
+    clear_team: bool = False
 
 
 async def find_by_email(conn: AsyncConnection, email: str):
@@ -33,36 +38,40 @@ async def get_user(conn: AsyncConnection, user_id: uuid.UUID):
     return (await conn.execute(select(users).where(users.c.id == user_id))).first()
 
 
+async def _check_role_and_team(conn: AsyncConnection, values: dict[str, Any]) -> list[UserError]:
+    errors = []
+    if "role" in values and await resolve_role(conn, values["role"] or "") is None:
+        errors.append(UserError("role", "NOT_FOUND", f"no role named {values['role']!r}"))
+    team_id = values.get("team_id")
+    if team_id is not None and not await conn.scalar(
+        select(teams.c.id).where(teams.c.id == team_id)
+    ):
+        errors.append(UserError("teamId", "NOT_FOUND", "no such team"))
+    return errors
+
+
 async def create_user(
-    conn: AsyncConnection, *, actor: Actor, email: str, role: str, name: str = ""
+    conn: AsyncConnection,
+    *,
+    actor: Actor,
+    email: str,
+    role: str,
+    name: str = "",
+    team_id: uuid.UUID | None = None,
 ):
     email = clean(email) or ""
-    errors = [
-        e
-        for e in (
-            check_required("email", email),
-            check_email("email", email),
-            check_choice("role", role, ROLES),
-            check_length("name", name, max_length=200),
-        )
-        if e
-    ]
+    values = {"email": email, "name": name.strip(), "role": role, "team_id": team_id}
+    checks = (
+        check_required("email", email),
+        check_email("email", email),
+        check_length("name", name, max_length=200),
+    )
+    errors = [e for e in checks if e] + await _check_role_and_team(conn, values)
     if errors:
         raise UserErrors(errors)
     if await find_by_email(conn, email):
         raise fail("email", "TAKEN", f"a user with email {email} already exists")
-    values = {"id": uuid.uuid4(), "email": email, "name": name.strip(), "role": role}
-    row = (
-        await conn.execute(insert(users).values(**values, created_by=actor.id).returning(users))
-    ).one()
-    await record(
-        conn,
-        actor=actor,
-        action="user.create",
-        entity_type="user",
-        entity_id=row.id,
-        changes=diff(None, {k: getattr(row, k) for k in FIELDS}),
-    )
+    row, _ = await insert_once(conn, users, actor=actor, entity="user", row_id=None, values=values)
     return row
 
 
@@ -74,34 +83,20 @@ async def update_user(
     ).first()
     if current is None:
         raise fail("id", "NOT_FOUND", "no such user")
-    values = {k: v for k, v in vars(changes).items() if v is not None}
-    if "role" in values and (e := check_choice("role", values["role"], ROLES)):
-        raise UserErrors([e])
+    values: dict[str, Any] = {
+        k: v for k, v in vars(changes).items() if v is not None and k != "clear_team"
+    }
+    if changes.clear_team:
+        values["team_id"] = None
+    errors = await _check_role_and_team(conn, values)
     if "name" in values and (e := check_length("name", values["name"], max_length=200)):
-        raise UserErrors([e])
+        errors.append(e)
+    if errors:
+        raise UserErrors(errors)
     if actor.id == user_id and (
         values.get("active") is False or values.get("role", "admin") != "admin"
     ):
-        raise UserErrors(
-            [UserError("id", "FORBIDDEN", "admins cannot demote or deactivate themselves")]
-        )
-    changed = diff({k: getattr(current, k) for k in values}, values)
-    if not changed:
-        return current
-    row = (
-        await conn.execute(
-            update(users)
-            .where(users.c.id == user_id)
-            .values(**values, version=users.c.version + 1, updated_at=func.now())
-            .returning(users)
-        )
-    ).one()
-    await record(
-        conn,
-        actor=actor,
-        action="user.update",
-        entity_type="user",
-        entity_id=user_id,
-        changes=changed,
+        raise fail("id", "FORBIDDEN", "admins cannot demote or deactivate themselves")
+    return await apply_change(
+        conn, users, current, actor=actor, entity="user", action="update", values=values
     )
-    return row

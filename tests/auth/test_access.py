@@ -65,27 +65,27 @@ mutation($input: UpdateUserInput!) {
 async def test_only_admins_manage_users(api, tenant_a):
     for role in ("manager", "sales", "viewer"):
         errors = await api.errors(
-            CREATE_USER, {"input": {"email": f"x-{role}@a.com", "role": "SALES"}},
+            CREATE_USER, {"input": {"email": f"x-{role}@a.com", "role": "sales"}},
             token=tenant_a.tokens[role],
         )  # fmt: skip
         assert errors[0]["extensions"]["code"] == "FORBIDDEN"
     data = await api.gql(
         CREATE_USER,
-        {"input": {"email": "new.rep@acme.example.com", "role": "SALES", "name": "New Rep"}},
+        {"input": {"email": "new.rep@acme.example.com", "role": "sales", "name": "New Rep"}},
         token=tenant_a.tokens["admin"],
     )
     user = data["createUser"]["user"]
-    assert user["role"] == "SALES" and user["active"] is True
+    assert user["role"] == "sales" and user["active"] is True
     taken = await api.gql(
-        CREATE_USER, {"input": {"email": "NEW.REP@acme.example.com", "role": "VIEWER"}},
+        CREATE_USER, {"input": {"email": "NEW.REP@acme.example.com", "role": "viewer"}},
         token=tenant_a.tokens["admin"],
     )  # fmt: skip
     assert taken["createUser"]["userErrors"][0]["code"] == "TAKEN"
     changed = await api.gql(
-        UPDATE_USER, {"input": {"id": user["id"], "role": "MANAGER", "active": False}},
+        UPDATE_USER, {"input": {"id": user["id"], "role": "manager", "active": False}},
         token=tenant_a.tokens["admin"],
     )  # fmt: skip
-    assert changed["updateUser"]["user"]["role"] == "MANAGER"
+    assert changed["updateUser"]["user"]["role"] == "manager"
     assert changed["updateUser"]["user"]["active"] is False
 
 
@@ -99,7 +99,7 @@ async def test_admin_cannot_lock_themselves_out(api, tenant_a):
 
 async def test_invalid_user_input_names_the_field(api, tenant_a):
     data = await api.gql(
-        CREATE_USER, {"input": {"email": "nope", "role": "SALES"}}, token=tenant_a.tokens["admin"]
+        CREATE_USER, {"input": {"email": "nope", "role": "sales"}}, token=tenant_a.tokens["admin"]
     )
     assert data["createUser"]["userErrors"] == [
         {"field": "email", "code": "INVALID", "message": "email is not a valid email address"}

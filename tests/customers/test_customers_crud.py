@@ -41,7 +41,7 @@ async def test_create_then_read(api, tenant_a):
     assert customer["tags"] == ["重点客户", "华南"]
     assert customer["owner"]["email"].startswith("sales@")
     assert customer["version"] == 1
-    got = await api.gql(GET, {"id": customer["id"]}, token=tenant_a.tokens["viewer"])
+    got = await api.gql(GET, {"id": customer["id"]}, token=tenant_a.tokens["admin"])
     assert got["customer"]["name"] == "佛山华达电子有限公司"
 
 

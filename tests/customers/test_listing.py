@@ -12,6 +12,7 @@ from helpers import make_tenant
 from sqlalchemy import text
 
 from app.audit.service import SYSTEM
+from app.auth.scope import EVERYTHING
 from app.customers import service
 from app.db import tenant_transaction
 
@@ -36,7 +37,7 @@ async def listing(owner, services):
     async with tenant_transaction(services.engine, tenant.schema) as conn:
         for i in range(COUNT):
             row = await service.create_customer(
-                conn, actor=SYSTEM, customer_id=None,
+                conn, actor=SYSTEM, who=EVERYTHING, customer_id=None,
                 fields={
                     "name": f"{rng.choice(['佛山', '广州', '深圳'])}{i:03d}号"
                             f"{rng.choice(['电子', '科技', '贸易'])}公司",
@@ -50,7 +51,7 @@ async def listing(owner, services):
             )  # fmt: skip
             for n in range(i % 4):
                 await service.create_contact(
-                    conn, actor=SYSTEM, contact_id=None, customer_id=row.id,
+                    conn, actor=SYSTEM, who=EVERYTHING, contact_id=None, customer_id=row.id,
                     fields={"name": f"联系人{i}-{n}", "is_primary": n == 0},
                 )  # fmt: skip
         # Spread creation times over days, to filter by the tenant's calendar.
@@ -96,7 +97,7 @@ async def test_walks_forwards_and_backwards_in_order(api, services, listing, ord
     expected = await _oracle(
         services, listing, f"SELECT id FROM customers WHERE deleted_at IS NULL ORDER BY {sql}"
     )
-    token = listing.tokens["viewer"]
+    token = listing.tokens["admin"]
     forwards = await _walk(api, token, orderBy=order)
     backwards = await _walk(api, token, orderBy=order, backwards=True)
     assert forwards == expected
@@ -105,7 +106,7 @@ async def test_walks_forwards_and_backwards_in_order(api, services, listing, ord
 
 
 async def test_page_info_and_total(api, listing):
-    token = listing.tokens["viewer"]
+    token = listing.tokens["admin"]
     first = (await api.gql(PAGE, {"first": 10}, token=token))["customers"]
     assert first["totalCount"] == COUNT
     assert first["pageInfo"]["hasNextPage"] and not first["pageInfo"]["hasPreviousPage"]
@@ -125,7 +126,7 @@ async def test_page_info_and_total(api, listing):
      {"after": "WyJ4Il0"}, {"last": 2, "after": "WyJ4Il0"}],
 )  # fmt: skip
 async def test_bad_paging_arguments(api, listing, variables):
-    errors = await api.errors(PAGE, variables, token=listing.tokens["viewer"])
+    errors = await api.errors(PAGE, variables, token=listing.tokens["admin"])
     assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
@@ -163,15 +164,15 @@ async def test_filters_match_sql(api, services, listing, filter_, where):
         listing,
         f"SELECT id FROM customers WHERE deleted_at IS NULL AND ({where}) ORDER BY created_at, id",
     )
-    ids = await _walk(api, listing.tokens["viewer"], filter=filter_, size=100)
+    ids = await _walk(api, listing.tokens["admin"], filter=filter_, size=100)
     assert ids == expected
-    total = await api.gql(PAGE, {"first": 1, "filter": filter_}, token=listing.tokens["viewer"])
+    total = await api.gql(PAGE, {"first": 1, "filter": filter_}, token=listing.tokens["admin"])
     assert total["customers"]["totalCount"] == len(expected)
 
 
 async def test_bad_filter_id_is_bad_user_input(api, listing):
     errors = await api.errors(
-        PAGE, {"filter": {"ownerId": {"eq": "nope"}}}, token=listing.tokens["viewer"]
+        PAGE, {"filter": {"ownerId": {"eq": "nope"}}}, token=listing.tokens["admin"]
     )
     assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert "ownerId" in errors[0]["message"]
@@ -190,7 +191,7 @@ async def test_statements_do_not_grow_with_the_page(api, listing, sql_counter):
     counts = {}
     for first in (10, 100):
         sql_counter.statements.clear()
-        data = await api.gql(NESTED, {"first": first}, token=listing.tokens["viewer"])
+        data = await api.gql(NESTED, {"first": first}, token=listing.tokens["admin"])
         edges = data["customers"]["edges"]
         assert len(edges) == first
         assert sum(len(e["node"]["contacts"]) for e in edges) > 0
@@ -203,7 +204,7 @@ async def test_contacts_connection_with_customer(api, listing, sql_counter):
     query = """{ contacts(first: 50) { totalCount edges { node { name customer { name
                  contacts { id } } } } } }"""
     sql_counter.statements.clear()
-    data = await api.gql(query, token=listing.tokens["viewer"])
+    data = await api.gql(query, token=listing.tokens["admin"])
     edges = data["contacts"]["edges"]
     assert len(edges) == 50
     assert all(e["node"]["customer"]["name"] for e in edges)
@@ -216,7 +217,7 @@ async def test_created_on_uses_the_tenant_time_zone(api, services, listing):
     marker = uuid.uuid4().hex[:6]
     async with tenant_transaction(services.engine, listing.schema) as conn:
         row = await service.create_customer(
-            conn, actor=SYSTEM, customer_id=None, fields={"name": f"TZ {marker}"}
+            conn, actor=SYSTEM, who=EVERYTHING, customer_id=None, fields={"name": f"TZ {marker}"}
         )
         await conn.execute(
             text(f'UPDATE "{listing.schema}".customers SET created_at = :at WHERE id = :id'),
@@ -225,6 +226,6 @@ async def test_created_on_uses_the_tenant_time_zone(api, services, listing):
     found = await api.gql(
         PAGE,
         {"filter": {"search": f"TZ {marker}", "createdOn": {"gte": "2026-01-02", "lte": "2026-01-02"}}},
-        token=listing.tokens["viewer"],
+        token=listing.tokens["admin"],
     )  # fmt: skip
     assert found["customers"]["totalCount"] == 1

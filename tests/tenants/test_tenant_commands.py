@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from tenants import provisioning
+from tenants.migrations import tenant_head
 from tenants.provisioning import TenantError
 
 KEHU = os.path.join(os.path.dirname(sys.executable), "kehu")
@@ -70,7 +71,7 @@ async def test_tenant_lifecycle_users_and_token(settings, services, api):
     assert token.returncode == 0, token.stderr
     jwt = token.stdout.strip().splitlines()[-1]
     me = await api.gql("{ me { user { email role } tenant { slug } } }", token=jwt)
-    assert me["me"] == {"user": {"email": "boss@life.example.com", "role": "ADMIN"},
+    assert me["me"] == {"user": {"email": "boss@life.example.com", "role": "admin"},
                         "tenant": {"slug": name}}  # fmt: skip
     assert kehu(settings, "tenant", "suspend", name).returncode == 0
     assert "suspended" in kehu(settings, "tenant", "list").stdout
@@ -145,9 +146,12 @@ async def test_migrate_reports_each_tenant_and_resumes(settings, owner):
     first = kehu(settings, "migrate")
     assert first.returncode == 2, first.stdout + first.stderr
     assert "FAILED" in first.stdout and "1 tenant(s) failed" in first.stderr
-    assert f"{behind_slug}: empty -> 0001" in first.stdout
+    assert f"{behind_slug}: empty -> {tenant_head()}" in first.stdout
     async with owner.begin() as conn:
-        await conn.execute(text(f"INSERT INTO \"{broken_schema}\".alembic_version VALUES ('0001')"))
+        await conn.execute(
+            text(f'INSERT INTO "{broken_schema}".alembic_version VALUES (:head)'),
+            {"head": tenant_head()},
+        )
         users = await conn.scalar(text(f'SELECT count(*) FROM "{behind_schema}".users'))
         assert users == 0
     second = kehu(settings, "migrate")
