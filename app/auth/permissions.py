@@ -17,6 +17,8 @@ PERMISSIONS: dict[str, str] = {
     "customers:read": "See customers",
     "customers:write": "Create, change, delete and restore customers",
     "customers:import": "Import customers from files",
+    "customers:read_credit": "See customers' credit limits",
+    "customers:write_credit": "Set customers' credit limits",
     "contacts:read": "See contacts",
     "contacts:write": "Create, change and delete contacts",
     "jobs:read": "See background jobs",
@@ -30,6 +32,8 @@ DATA_SCOPES = ("assigned", "own", "team", "all")
 
 READ = frozenset({"customers:read", "contacts:read", "jobs:read", "users:read"})
 WRITE = frozenset({"customers:write", "contacts:write", "customers:import"})
+# Sensitive fields: without these the field is refused, never silently returned.
+CREDIT = frozenset({"customers:read_credit", "customers:write_credit"})
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,7 @@ BUILTIN_ROLES: dict[str, RoleDefinition] = {
     r.name: r
     for r in (
         _builtin("admin", frozenset(PERMISSIONS), "all", "Everything, every record"),
-        _builtin("manager", READ | WRITE, "team", "Runs a team: its records and the pool"),
+        _builtin("manager", READ | WRITE | CREDIT, "team", "Runs a team: its records and the pool"),
         _builtin("sales", READ | WRITE, "own", "A sales rep: own customers and the pool"),
         _builtin("service", READ | {"contacts:write"}, "team", "Customer service for a team"),
         _builtin(

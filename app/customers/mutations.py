@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from decimal import Decimal
 from typing import Any
 
 import strawberry
@@ -22,14 +23,24 @@ from app.customers.types import (
     build_contacts,
     build_customers,
 )
+from app.errors import fail
 
 UNSET: Any = strawberry.UNSET
 
 CUSTOMER_INPUT_FIELDS = (
     "name", "category", "tier", "industry", "region", "source", "phone", "email",
-    "address", "owner_id", "tags", "notes", "external_ref",
+    "address", "owner_id", "tags", "notes", "external_ref", "credit_limit",
 )  # fmt: skip
 CONTACT_INPUT_FIELDS = ("name", "title", "phone", "email", "birthday", "is_primary")
+
+
+def _customer_fields(info: Info, input: object) -> dict[str, Any]:
+    fields = _provided(input, CUSTOMER_INPUT_FIELDS)
+    if "credit_limit" in fields and not info.context.principal.can("customers:write_credit"):
+        raise fail(
+            "creditLimit", "FORBIDDEN", "setting a credit limit needs customers:write_credit"
+        )
+    return fields
 
 
 def _provided(input: object, names) -> dict[str, Any]:
@@ -65,6 +76,9 @@ class CreateCustomerInput:
     tags: list[str] | None = UNSET
     notes: str | None = UNSET
     external_ref: str | None = UNSET
+    credit_limit: Decimal | None = strawberry.field(
+        default=UNSET, description="Needs customers:write_credit."
+    )
 
 
 @strawberry.input
@@ -84,6 +98,9 @@ class UpdateCustomerInput:
     tags: list[str] | None = UNSET
     notes: str | None = UNSET
     external_ref: str | None = UNSET
+    credit_limit: Decimal | None = strawberry.field(
+        default=UNSET, description="Needs customers:write_credit."
+    )
 
 
 @strawberry.input
@@ -211,7 +228,7 @@ class CustomerMutations:
         async def change(conn, actor):
             return await service.create_customer(
                 conn, actor=actor, who=info.context.principal, customer_id=optional_uuid(input.id, "id", "customer"),
-                fields=_provided(input, CUSTOMER_INPUT_FIELDS),
+                fields=_customer_fields(info, input),
             )  # fmt: skip
 
         return await _customer_mutation(info, CreateCustomerPayload, change)
@@ -223,7 +240,7 @@ class CustomerMutations:
         async def change(conn, actor):
             return await service.update_customer(
                 conn, actor=actor, who=info.context.principal, customer_id=require_uuid(input.id, "id", "customer"),
-                version=input.version, fields=_provided(input, CUSTOMER_INPUT_FIELDS),
+                version=input.version, fields=_customer_fields(info, input),
             )  # fmt: skip
 
         return await _customer_mutation(info, UpdateCustomerPayload, change)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from decimal import Decimal
 from typing import Any
 
 from app.customers.tables import CATEGORIES, TIERS
@@ -23,11 +24,15 @@ from app.validation import (
 
 CUSTOMER_FIELDS = (
     "name", "category", "tier", "industry", "region", "source", "phone", "email",
-    "address", "owner_id", "tags", "notes", "external_ref",
+    "address", "owner_id", "tags", "notes", "external_ref", "credit_limit",
 )  # fmt: skip
+MAX_CREDIT_LIMIT = Decimal("1e15")
 CONTACT_FIELDS = ("name", "title", "phone", "email", "birthday", "is_primary")
 
-API_NAMES = {"owner_id": "ownerId", "external_ref": "externalRef", "is_primary": "isPrimary"}
+API_NAMES = {
+    "owner_id": "ownerId", "external_ref": "externalRef", "is_primary": "isPrimary",
+    "credit_limit": "creditLimit",
+}  # fmt: skip
 MAX_TAGS = 30
 TEXT_LIMITS = {"notes": 5000, "address": 500}
 
@@ -101,7 +106,19 @@ def normalise_customer(fields: dict[str, Any], *, creating: bool) -> list[UserEr
         fields["tags"], error = _tags(fields["tags"])
         if error:
             errors.append(error)
+    if (error := _credit_limit(fields.get("credit_limit"))) is not None:
+        errors.append(error)
     return errors
+
+
+def _credit_limit(value: Decimal | None) -> UserError | None:
+    if value is None:
+        return None
+    if not value.is_finite() or value < 0 or value >= MAX_CREDIT_LIMIT:
+        return UserError("creditLimit", "INVALID", "creditLimit must be 0 or more, below 10^15")
+    if value != value.quantize(Decimal("0.01")):
+        return UserError("creditLimit", "INVALID", "creditLimit has at most 2 decimal places")
+    return None
 
 
 def normalise_contact(fields: dict[str, Any], *, creating: bool) -> list[UserError]:

@@ -7,6 +7,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    Numeric,
     Table,
     Text,
     Uuid,
@@ -43,6 +44,8 @@ customers = Table(
     Column("tags", ARRAY(Text), nullable=False, server_default="{}"),
     Column("notes", Text),
     Column("external_ref", Text),
+    # In the tenant's base currency; a protected field (customers:read_credit).
+    Column("credit_limit", Numeric(18, 2)),
     *record_columns(),
     Column("deleted_at", DateTime(timezone=True)),
     Column(

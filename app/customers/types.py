@@ -6,11 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Sequence
+from decimal import Decimal
 
 import strawberry
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.api.permissions import requires
 from app.auth.principal import Scoped
 from app.customers.queries import contacts_by_customer, customers_by_id
 from app.users.graphql import User
@@ -92,6 +94,12 @@ class Customer:
     updated_at: dt.datetime
     version: int = strawberry.field(description="Pass it back on update; a stale one conflicts.")
     deleted_at: dt.datetime | None
+    credit_limit: Decimal | None = strawberry.field(
+        default=None,
+        extensions=requires("customers:read_credit"),
+        description="In the tenant's base currency. Refused (FORBIDDEN) without "
+        "customers:read_credit.",
+    )
     owner: User | None = None
     contacts: list[Contact] = strawberry.field(
         default_factory=list, description="Live contacts, the primary one first."
@@ -118,6 +126,7 @@ class Customer:
             updated_at=row.updated_at,
             version=row.version,
             deleted_at=row.deleted_at,
+            credit_limit=row.credit_limit,
         )
 
 

@@ -1,4 +1,5 @@
-"""tenant: teams (a tree), custom roles, users in teams; any role name on users
+"""tenant: teams (a tree), custom roles, users in teams, any role name on users,
+customers' credit limit
 
 Revision ID: 0002
 Revises: 0001
@@ -21,10 +22,16 @@ depends_on = None
 def _record_columns() -> list[sa.Column]:
     return [
         sa.Column(
-            "created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
         ),
         sa.Column(
-            "updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
         ),
         sa.Column("created_by", sa.Uuid(), nullable=True),
         sa.Column("version", sa.Integer(), server_default="1", nullable=False),
@@ -43,17 +50,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_teams"),
         sa.UniqueConstraint("parent_id", "name", name="uq_teams_parent_id_name"),
     )
-    op.create_index(
-        "ix_teams_path", "teams", ["path"], postgresql_ops={"path": "text_pattern_ops"}
-    )
+    op.create_index("ix_teams_path", "teams", ["path"], postgresql_ops={"path": "text_pattern_ops"})
     op.create_table(
         "roles",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("description", sa.Text(), server_default="", nullable=False),
-        sa.Column(
-            "permissions", postgresql.ARRAY(sa.Text()), server_default="{}", nullable=False
-        ),
+        sa.Column("permissions", postgresql.ARRAY(sa.Text()), server_default="{}", nullable=False),
         sa.Column("data_scope", sa.Text(), nullable=False),
         *_record_columns(),
         sa.CheckConstraint(
@@ -72,11 +75,13 @@ def upgrade() -> None:
         ["action", "at"],
         postgresql_ops={"action": "text_pattern_ops"},
     )
+    op.add_column("customers", sa.Column("credit_limit", sa.Numeric(18, 2), nullable=True))
     # Jobs are visible by their starter's data scope.
     op.create_index("ix_jobs_created_by", "jobs", ["created_by", "created_at"])
 
 
 def downgrade() -> None:
+    op.drop_column("customers", "credit_limit")
     op.drop_index("ix_audit_log_action", "audit_log")
     op.drop_index("ix_jobs_created_by", "jobs")
     op.drop_index("ix_users_team_id", "users")
