@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
-from decimal import Decimal
 from typing import Any
 
 import strawberry
 
 from app.api.context import Info
-from app.api.errors import UserErrorType, run_mutation
+from app.api.errors import run_mutation
 from app.api.ids import optional_uuid, require_uuid
 from app.api.permissions import requires
 from app.api.selection import selected_paths
 from app.customers import service
+from app.customers.inputs import (
+    CreateContactInput,
+    CreateContactPayload,
+    CreateCustomerInput,
+    CreateCustomerPayload,
+    DeleteContactInput,
+    DeleteContactPayload,
+    DeleteCustomerInput,
+    DeleteCustomerPayload,
+    RestoreCustomerInput,
+    RestoreCustomerPayload,
+    UpdateContactInput,
+    UpdateContactPayload,
+    UpdateCustomerInput,
+    UpdateCustomerPayload,
+)
 from app.customers.types import (
-    Contact,
-    Customer,
-    CustomerCategory,
-    CustomerTier,
     build_contacts,
     build_customers,
 )
@@ -56,140 +66,6 @@ def _provided(input: object, names) -> dict[str, Any]:
     if "owner_id" in out:
         out["owner_id"] = optional_uuid(out["owner_id"], "ownerId", "user")
     return out
-
-
-@strawberry.input
-class CreateCustomerInput:
-    id: strawberry.ID | None = strawberry.field(
-        default=None, description="Optional client-generated id; repeating a create is a no-op."
-    )
-    name: str
-    category: CustomerCategory | None = UNSET
-    tier: CustomerTier | None = UNSET
-    industry: str | None = UNSET
-    region: str | None = UNSET
-    source: str | None = UNSET
-    phone: str | None = UNSET
-    email: str | None = UNSET
-    address: str | None = UNSET
-    owner_id: strawberry.ID | None = UNSET
-    tags: list[str] | None = UNSET
-    notes: str | None = UNSET
-    external_ref: str | None = UNSET
-    credit_limit: Decimal | None = strawberry.field(
-        default=UNSET, description="Needs customers:write_credit."
-    )
-
-
-@strawberry.input
-class UpdateCustomerInput:
-    id: strawberry.ID
-    version: int = strawberry.field(description="The version you loaded; stale ones conflict.")
-    name: str | None = UNSET
-    category: CustomerCategory | None = UNSET
-    tier: CustomerTier | None = UNSET
-    industry: str | None = UNSET
-    region: str | None = UNSET
-    source: str | None = UNSET
-    phone: str | None = UNSET
-    email: str | None = UNSET
-    address: str | None = UNSET
-    owner_id: strawberry.ID | None = UNSET
-    tags: list[str] | None = UNSET
-    notes: str | None = UNSET
-    external_ref: str | None = UNSET
-    credit_limit: Decimal | None = strawberry.field(
-        default=UNSET, description="Needs customers:write_credit."
-    )
-
-
-@strawberry.input
-class DeleteCustomerInput:
-    id: strawberry.ID
-    version: int | None = None
-
-
-@strawberry.input
-class RestoreCustomerInput:
-    id: strawberry.ID
-    version: int | None = None
-
-
-@strawberry.type
-class CustomerPayloadFields:
-    customer: Customer | None = None
-    user_errors: list[UserErrorType] = strawberry.field(default_factory=list)
-
-
-@strawberry.type
-class CreateCustomerPayload(CustomerPayloadFields):
-    pass
-
-
-@strawberry.type
-class UpdateCustomerPayload(CustomerPayloadFields):
-    pass
-
-
-@strawberry.type
-class DeleteCustomerPayload(CustomerPayloadFields):
-    pass
-
-
-@strawberry.type
-class RestoreCustomerPayload(CustomerPayloadFields):
-    pass
-
-
-@strawberry.input
-class CreateContactInput:
-    id: strawberry.ID | None = None
-    customer_id: strawberry.ID
-    name: str
-    title: str | None = UNSET
-    phone: str | None = UNSET
-    email: str | None = UNSET
-    birthday: dt.date | None = UNSET
-    is_primary: bool | None = UNSET
-
-
-@strawberry.input
-class UpdateContactInput:
-    id: strawberry.ID
-    version: int
-    name: str | None = UNSET
-    title: str | None = UNSET
-    phone: str | None = UNSET
-    email: str | None = UNSET
-    birthday: dt.date | None = UNSET
-    is_primary: bool | None = UNSET
-
-
-@strawberry.input
-class DeleteContactInput:
-    id: strawberry.ID
-    version: int | None = None
-
-
-@strawberry.type
-class ContactPayloadFields:
-    contact: Contact | None = None
-    user_errors: list[UserErrorType] = strawberry.field(default_factory=list)
-
-
-@strawberry.type
-class CreateContactPayload(ContactPayloadFields):
-    pass
-
-
-@strawberry.type
-class UpdateContactPayload(ContactPayloadFields):
-    pass
-
-
-@strawberry.type
-class DeleteContactPayload(ContactPayloadFields):
-    pass
 
 
 async def _customer_mutation(info: Info, payload: type, change) -> Any:
