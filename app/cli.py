@@ -1,4 +1,4 @@
-"""`kehu`: serve, work, migrate, and administer tenants, users and tokens.
+"""`kehu`: serve, work, migrate, and administer tenants, users, tokens and signing keys.
 
 Errors an operator can fix print one line and exit with status 2.
 """
@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import demo
 from app.audit.service import SYSTEM
-from app.auth.keys import KeyRing
+from app.auth import keys
+from app.auth.keys import KeyRing, SigningKeyError
 from app.auth.tokens import issue_access_token
 from app.db import create_engine, tenant_transaction
 from app.errors import UserErrors
@@ -159,6 +160,41 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> None:
     print(_run(settings, token))
 
 
+def cmd_keys(args: argparse.Namespace, settings: Settings) -> None:
+    bound = f"{settings.keys_reload_seconds:g} s"
+    if args.action == "rotate":
+
+        async def rotate(engine: AsyncEngine) -> keys.RotationResult:
+            async with engine.begin() as conn:
+                return await keys.rotate_signing_key(conn)
+
+        result = _run(settings, rotate)
+        print(f"new active signing key {result.kid}; API processes sign with it within {bound}")
+        if result.retired:
+            print(f"retired {result.retired}: still published and accepted until removed")
+    elif args.action == "remove":
+
+        async def remove(engine: AsyncEngine) -> None:
+            async with engine.begin() as conn:
+                await keys.remove_signing_key(conn, args.kid)
+
+        _run(settings, remove)
+        print(f"removed signing key {args.kid}; API processes refuse its tokens within {bound}")
+    else:
+
+        async def listing(engine: AsyncEngine) -> list[keys.KeyInfo]:
+            async with engine.connect() as conn:
+                return await keys.list_signing_keys(conn)
+
+        rows = _run(settings, listing)
+        width = max((len(k.kid) for k in rows), default=3)
+        print(f"{'KID':<{width}}  {'STATUS':<8}  {'CREATED':<25}  RETIRED")
+        for k in rows:
+            retired = k.retired_at.isoformat(timespec="seconds") if k.retired_at else "-"
+            created = k.created_at.isoformat(timespec="seconds")
+            print(f"{k.kid:<{width}}  {k.status:<8}  {created:<25}  {retired}")
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
     created = _run(settings, lambda e: demo.ensure_demo_tenant(e, app_role=settings.app_role))
     print("seeded the demo tenant" if created else "the demo tenant exists")
@@ -218,6 +254,15 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("email")
     token.add_argument("--ttl", type=int, default=None, help="lifetime in seconds")
     token.set_defaults(func=cmd_token)
+
+    signing = sub.add_parser("keys", help="rotate, list and remove token signing keys")
+    ksub = signing.add_subparsers(dest="action", required=True)
+    ksub.add_parser("rotate", help="a new active key; the active one is retired (still verifies)")
+    ksub.add_parser("list", help="kid, status, created and retired times")
+    ksub.add_parser(
+        "remove", help="delete a retired key: tokens it signed stop working"
+    ).add_argument("kid")
+    signing.set_defaults(func=cmd_keys)
     return p
 
 
@@ -227,7 +272,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     try:
         args.func(args, get_settings())
-    except (CommandError, TenantError, PreflightError) as error:
+    except (CommandError, TenantError, PreflightError, SigningKeyError) as error:
         print(f"kehu: {error}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
     except UserErrors as error:

@@ -1,4 +1,5 @@
-"""The ASGI application: /graphql, /healthz, /readyz."""
+"""The ASGI application: /graphql, /healthz, /readyz, and the token-free key and
+discovery documents (/oauth/jwks, /.well-known/...)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from starlette.routing import Route
 from app.api.context import Services
 from app.api.schema import schema
 from app.api.view import GraphQLView
+from app.auth import wellknown
 from app.services import close_services, create_services
 from app.settings import Settings, get_settings
 
@@ -68,6 +70,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             Route("/healthz", healthz),
             Route("/readyz", readiness(services)),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            *wellknown.routes(services),
         ],
         lifespan=lifespan,
     )

@@ -15,7 +15,7 @@ def create_services(settings: Settings) -> Services:
     return Services(
         settings=settings,
         engine=engine,
-        keyring=KeyRing(engine),
+        keyring=KeyRing(engine, max_age_seconds=settings.keys_reload_seconds),
         principals=PrincipalResolver(engine, settings.principal_cache_seconds),
         queue=JobQueue(settings),
     )

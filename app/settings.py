@@ -35,6 +35,12 @@ class Settings:
     principal_cache_seconds: float = field(
         default_factory=lambda: float(_env("KEHU_PRINCIPAL_CACHE_SECONDS", "5"))
     )
+    # The reload bound of each process's signing-key cache (app/auth/keys.py KeyRing):
+    # within this many seconds of `kehu keys rotate` every process signs with the new
+    # key, and of `kehu keys remove` refuses the removed one. Also the JWKS max-age.
+    keys_reload_seconds: float = field(
+        default_factory=lambda: float(_env("KEHU_KEYS_RELOAD_SECONDS", "60"))
+    )
     pool_size: int = field(default_factory=lambda: int(_env("KEHU_DB_POOL_SIZE", "10")))
     migrate_concurrency: int = field(
         default_factory=lambda: int(_env("KEHU_MIGRATE_CONCURRENCY", "4"))

@@ -42,7 +42,16 @@ signing_keys = Table(
     Column("public_jwk", JSONB, nullable=False),
     Column("status", Text, nullable=False, server_default="active"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("retired_at", DateTime(timezone=True)),
     CheckConstraint("status in ('active', 'retired')", name="status"),
+    CheckConstraint("(status = 'retired') = (retired_at IS NOT NULL)", name="retired_at"),
+    # At most one key signs; rotation retires it and inserts the next in one transaction.
+    Index(
+        "uq_signing_keys_one_active",
+        "status",
+        unique=True,
+        postgresql_where=text("status = 'active'"),
+    ),
 )
 
 # Work to enqueue once the transaction that wrote it commits; the relay moves rows

@@ -10,7 +10,9 @@ CREATE = """mutation($input: CreateCustomerInput!) {
 
 async def _customer(api, tenant_a, limit: str) -> str:
     data = await api.gql(
-        CREATE, {"input": {"name": "Credit Co", "creditLimit": limit}}, token=tenant_a.tokens["admin"]
+        CREATE,
+        {"input": {"name": "Credit Co", "creditLimit": limit}},
+        token=tenant_a.tokens["admin"],
     )
     assert data["createCustomer"]["userErrors"] == []
     return data["createCustomer"]["customer"]["id"]
