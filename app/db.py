@@ -98,7 +98,6 @@ class RequestDb:
         self._after_outbox = after_outbox
         self._conn: AsyncConnection | None = None
         self._lock = asyncio.Lock()
-        self._after_commit: list[AfterCommit] = []
 
     async def _connection(self) -> AsyncConnection:
         if self._conn is None:
@@ -121,24 +120,13 @@ class RequestDb:
             try:
                 async with conn.begin():
                     yield conn
-            except BaseException:
-                self._after_commit.clear()
-                take_outbox_pending(conn)
-                raise
-            if take_outbox_pending(conn) and self._after_outbox is not None:
-                self._after_commit.append(self._after_outbox)
-        await self.run_after_commit()
-
-    def after_commit(self, hook: AfterCommit) -> None:
-        self._after_commit.append(hook)
-
-    async def run_after_commit(self) -> None:
-        hooks, self._after_commit = self._after_commit, []
-        for hook in hooks:
-            await hook()
+            finally:
+                wrote_outbox = take_outbox_pending(conn)
+        # Reached only after a commit (a rollback re-raises), with the lock released.
+        if wrote_outbox and self._after_outbox is not None:
+            await self._after_outbox()
 
     async def close(self) -> None:
-        self._after_commit.clear()
         if self._conn is not None:
             conn, self._conn = self._conn, None
             await conn.close()

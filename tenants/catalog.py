@@ -18,8 +18,6 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from app.db import catalog_metadata
 
-TENANT_STATUSES = ("active", "suspended")
-
 tenants = Table(
     "tenants",
     catalog_metadata,

@@ -11,7 +11,13 @@ import workers.registry  # noqa: F401  (registers every capability's job handler
 from app.services import close_services, create_services
 from app.settings import Settings
 from workers.queue import dumps, loads, redis_settings
-from workers.tasks import JOB_TIMEOUT_SECONDS, relay_outbox, run_job, sweep_stalled_jobs
+from workers.tasks import (
+    JOB_TIMEOUT_SECONDS,
+    prune_outbox,
+    relay_outbox,
+    run_job,
+    sweep_stalled_jobs,
+)
 
 
 def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -> Worker:
@@ -27,6 +33,7 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
             # database state (pending outbox rows, stale heartbeats), not from ticks.
             cron(relay_outbox, second=set(range(0, 60, 5)), timeout=30),
             cron(sweep_stalled_jobs, second={7}, timeout=50),
+            cron(prune_outbox, hour={3}, minute={17}, second={0}, timeout=50),
         ],
         redis_settings=redis_settings(settings),
         queue_name=settings.queue_name,

@@ -64,6 +64,11 @@ async def relay_outbox(ctx: dict[str, Any]) -> int:
     return await outbox.relay(services.engine, services.queue)
 
 
+async def prune_outbox(ctx: dict[str, Any]) -> int:
+    """Dispatched outbox rows are kept a week for inspection, then deleted."""
+    return await outbox.prune(ctx["services"].engine)
+
+
 async def sweep_stalled_jobs(ctx: dict[str, Any]) -> int:
     """Re-enqueue unfinished jobs whose heartbeat stopped (dead worker, lost message),
     failing those that already used their attempts. One statement over all tenants."""

@@ -22,12 +22,7 @@ from app.validation import (
     clean,
 )
 
-CUSTOMER_FIELDS = (
-    "name", "category", "tier", "industry", "region", "source", "phone", "email",
-    "address", "owner_id", "tags", "notes", "external_ref", "credit_limit",
-)  # fmt: skip
 MAX_CREDIT_LIMIT = Decimal("1e15")
-CONTACT_FIELDS = ("name", "title", "phone", "email", "birthday", "is_primary")
 
 API_NAMES = {
     "owner_id": "ownerId", "external_ref": "externalRef", "is_primary": "isPrimary",

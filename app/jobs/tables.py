@@ -16,8 +16,6 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from app.db import tenant_metadata
 
-JOB_STATUSES = ("queued", "running", "succeeded", "failed")
-
 uploads = Table(
     "uploads",
     tenant_metadata,

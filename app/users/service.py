@@ -34,10 +34,6 @@ async def find_by_email(conn: AsyncConnection, email: str):
     ).first()
 
 
-async def get_user(conn: AsyncConnection, user_id: uuid.UUID):
-    return (await conn.execute(select(users).where(users.c.id == user_id))).first()
-
-
 async def _check_role_and_team(conn: AsyncConnection, values: dict[str, Any]) -> list[UserError]:
     errors = []
     if "role" in values and await resolve_role(conn, values["role"] or "") is None:
