@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.extensions import MaskErrors
 
 from app import errors
@@ -39,13 +40,17 @@ P = TypeVar("P")
 
 
 async def run_mutation(
-    write: Callable[[], Awaitable[P]], on_user_errors: Callable[[list[UserErrorType]], P]
+    info: Any, payload: Callable[..., P], change: Callable[[AsyncConnection], Awaitable[dict]]
 ) -> P:
-    """Run a write; user-fixable errors roll it back and come back in the payload."""
+    """A mutation's one transaction: `change` writes and returns the payload's fields.
+    User-fixable errors roll everything back and come back as the payload's
+    userErrors; any other error rolls back and surfaces as a top-level error."""
     try:
-        return await write()
+        async with info.context.db.write() as conn:
+            fields = await change(conn)
     except errors.UserErrors as exc:
-        return on_user_errors(user_errors(exc))
+        return payload(user_errors=user_errors(exc))
+    return payload(**fields)
 
 
 class MaskUnexpectedErrors(MaskErrors):

@@ -114,20 +114,19 @@ class RoleQueries:
 class RoleMutations:
     @strawberry.mutation(extensions=requires("roles:manage"))
     async def create_role(self, info: Info, input: CreateRoleInput) -> CreateRolePayload:
-        async def write() -> CreateRolePayload:
-            async with info.context.db.write() as conn:
-                row = await role_service.create_role(
-                    conn, actor=info.context.actor, name=input.name.strip(),
-                    description=input.description, permissions=input.permissions,
-                    data_scope=input.data_scope.value,
-                )  # fmt: skip
-            return CreateRolePayload(role=_from_row(row))
+        async def change(conn) -> dict:
+            row = await role_service.create_role(
+                conn, actor=info.context.actor, name=input.name.strip(),
+                description=input.description, permissions=input.permissions,
+                data_scope=input.data_scope.value,
+            )  # fmt: skip
+            return {"role": _from_row(row)}
 
-        return await run_mutation(write, lambda errors: CreateRolePayload(user_errors=errors))
+        return await run_mutation(info, CreateRolePayload, change)
 
     @strawberry.mutation(extensions=requires("roles:manage"))
     async def update_role(self, info: Info, input: UpdateRoleInput) -> UpdateRolePayload:
-        async def write() -> UpdateRolePayload:
+        async def change(conn) -> dict:
             changes = {
                 k: v
                 for k, v in (
@@ -137,20 +136,18 @@ class RoleMutations:
                 )
                 if v is not None
             }
-            async with info.context.db.write() as conn:
-                row = await role_service.update_role(
-                    conn, actor=info.context.actor, name=input.name, version=input.version,
-                    changes=changes,
-                )  # fmt: skip
-            return UpdateRolePayload(role=_from_row(row))
+            row = await role_service.update_role(
+                conn, actor=info.context.actor, name=input.name, version=input.version,
+                changes=changes,
+            )  # fmt: skip
+            return {"role": _from_row(row)}
 
-        return await run_mutation(write, lambda errors: UpdateRolePayload(user_errors=errors))
+        return await run_mutation(info, UpdateRolePayload, change)
 
     @strawberry.mutation(extensions=requires("roles:manage"))
     async def delete_role(self, info: Info, input: DeleteRoleInput) -> DeleteRolePayload:
-        async def write() -> DeleteRolePayload:
-            async with info.context.db.write() as conn:
-                await role_service.delete_role(conn, actor=info.context.actor, name=input.name)
-            return DeleteRolePayload(deleted_name=input.name)
+        async def change(conn) -> dict:
+            await role_service.delete_role(conn, actor=info.context.actor, name=input.name)
+            return {"deleted_name": input.name}
 
-        return await run_mutation(write, lambda errors: DeleteRolePayload(user_errors=errors))
+        return await run_mutation(info, DeleteRolePayload, change)

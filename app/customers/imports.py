@@ -48,19 +48,17 @@ class CustomerImportMutations:
         "poll `job(id)`.",
     )
     async def import_customers(self, info: Info, file: Upload) -> ImportCustomersPayload:
-        async def write() -> ImportCustomersPayload:
-            settings = info.context.services.settings
-            content = await _read_upload(file, settings.max_upload_bytes)
+        async def change(conn) -> dict:
+            content = await _read_upload(file, info.context.services.settings.max_upload_bytes)
             actor = info.context.actor
-            async with info.context.db.write() as conn:
-                upload_id = await jobs_service.store_upload(
-                    conn, actor=actor, filename=getattr(file, "filename", None) or "upload.csv",
-                    content_type=getattr(file, "content_type", None), content=content,
-                )  # fmt: skip
-                row = await jobs_service.create_job(
-                    conn, actor=actor, tenant_id=info.context.principal.tenant.id,
-                    kind=IMPORT_KIND, upload_id=upload_id,
-                )  # fmt: skip
-            return ImportCustomersPayload(job=Job.from_row(row))
+            upload_id = await jobs_service.store_upload(
+                conn, actor=actor, filename=getattr(file, "filename", None) or "upload.csv",
+                content_type=getattr(file, "content_type", None), content=content,
+            )  # fmt: skip
+            row = await jobs_service.create_job(
+                conn, actor=actor, tenant_id=info.context.principal.tenant.id,
+                kind=IMPORT_KIND, upload_id=upload_id,
+            )  # fmt: skip
+            return {"job": Job.from_row(row)}
 
-        return await run_mutation(write, lambda errors: ImportCustomersPayload(user_errors=errors))
+        return await run_mutation(info, ImportCustomersPayload, change)

@@ -69,30 +69,27 @@ def _provided(input: object, names) -> dict[str, Any]:
 
 
 async def _customer_mutation(info: Info, payload: type, change) -> Any:
-    """Run `change(conn, actor)` in one transaction; answer with the customer as the
-    client selected it, or with the user errors (and nothing written)."""
+    """Run `change(conn, actor)`; answer with the customer as the client selected it."""
 
-    async def write() -> Any:
-        async with info.context.db.write() as conn:
-            row = await change(conn, info.context.actor)
-            (node,) = await build_customers(
-                conn, info.context.principal, [row], selected_paths(info), "customer."
-            )
-        return payload(customer=node)
+    async def write(conn) -> dict:
+        row = await change(conn, info.context.actor)
+        (node,) = await build_customers(
+            conn, info.context.principal, [row], selected_paths(info), "customer."
+        )
+        return {"customer": node}
 
-    return await run_mutation(write, lambda errors: payload(user_errors=errors))
+    return await run_mutation(info, payload, write)
 
 
 async def _contact_mutation(info: Info, payload: type, change) -> Any:
-    async def write() -> Any:
-        async with info.context.db.write() as conn:
-            row = await change(conn, info.context.actor)
-            (node,) = await build_contacts(
-                conn, info.context.principal, [row], selected_paths(info), "contact."
-            )
-        return payload(contact=node)
+    async def write(conn) -> dict:
+        row = await change(conn, info.context.actor)
+        (node,) = await build_contacts(
+            conn, info.context.principal, [row], selected_paths(info), "contact."
+        )
+        return {"contact": node}
 
-    return await run_mutation(write, lambda errors: payload(user_errors=errors))
+    return await run_mutation(info, payload, write)
 
 
 @strawberry.type

@@ -93,39 +93,36 @@ class TeamQueries:
 class TeamMutations:
     @strawberry.mutation(extensions=requires("teams:manage"))
     async def create_team(self, info: Info, input: CreateTeamInput) -> CreateTeamPayload:
-        async def write() -> CreateTeamPayload:
-            async with info.context.db.write() as conn:
-                row = await service.create_team(
-                    conn, actor=info.context.actor, team_id=optional_uuid(input.id, "id", "team"),
-                    name=input.name, parent_id=optional_uuid(input.parent_id, "parentId", "team"),
-                )  # fmt: skip
-            return CreateTeamPayload(team=Team.from_row(row))
+        async def change(conn) -> dict:
+            row = await service.create_team(
+                conn, actor=info.context.actor, team_id=optional_uuid(input.id, "id", "team"),
+                name=input.name, parent_id=optional_uuid(input.parent_id, "parentId", "team"),
+            )  # fmt: skip
+            return {"team": Team.from_row(row)}
 
-        return await run_mutation(write, lambda errors: CreateTeamPayload(user_errors=errors))
+        return await run_mutation(info, CreateTeamPayload, change)
 
     @strawberry.mutation(extensions=requires("teams:manage"))
     async def update_team(self, info: Info, input: UpdateTeamInput) -> UpdateTeamPayload:
-        async def write() -> UpdateTeamPayload:
+        async def change(conn) -> dict:
             changes: dict = {}
             if input.name is not strawberry.UNSET:
                 changes["name"] = input.name
             if input.parent_id is not strawberry.UNSET:
                 changes["parent_id"] = optional_uuid(input.parent_id, "parentId", "team")
-            async with info.context.db.write() as conn:
-                row = await service.update_team(
-                    conn, actor=info.context.actor, team_id=require_uuid(input.id, "id", "team"),
-                    version=input.version, changes=changes,
-                )  # fmt: skip
-            return UpdateTeamPayload(team=Team.from_row(row))
+            row = await service.update_team(
+                conn, actor=info.context.actor, team_id=require_uuid(input.id, "id", "team"),
+                version=input.version, changes=changes,
+            )  # fmt: skip
+            return {"team": Team.from_row(row)}
 
-        return await run_mutation(write, lambda errors: UpdateTeamPayload(user_errors=errors))
+        return await run_mutation(info, UpdateTeamPayload, change)
 
     @strawberry.mutation(extensions=requires("teams:manage"))
     async def delete_team(self, info: Info, input: DeleteTeamInput) -> DeleteTeamPayload:
-        async def write() -> DeleteTeamPayload:
+        async def change(conn) -> dict:
             team_id = require_uuid(input.id, "id", "team")
-            async with info.context.db.write() as conn:
-                await service.delete_team(conn, actor=info.context.actor, team_id=team_id)
-            return DeleteTeamPayload(deleted_id=input.id)
+            await service.delete_team(conn, actor=info.context.actor, team_id=team_id)
+            return {"deleted_id": input.id}
 
-        return await run_mutation(write, lambda errors: DeleteTeamPayload(user_errors=errors))
+        return await run_mutation(info, DeleteTeamPayload, change)

@@ -131,31 +131,29 @@ class UserQueries:
 class UserMutations:
     @strawberry.mutation(extensions=requires("users:manage"))
     async def create_user(self, info: Info, input: CreateUserInput) -> CreateUserPayload:
-        async def write() -> CreateUserPayload:
-            async with info.context.db.write() as conn:
-                row = await service.create_user(
-                    conn, actor=info.context.actor, email=input.email, role=input.role,
-                    name=input.name, team_id=optional_uuid(input.team_id, "teamId", "team"),
-                )  # fmt: skip
-            return CreateUserPayload(user=User.from_row(row))
+        async def change(conn) -> dict:
+            row = await service.create_user(
+                conn, actor=info.context.actor, email=input.email, role=input.role,
+                name=input.name, team_id=optional_uuid(input.team_id, "teamId", "team"),
+            )  # fmt: skip
+            return {"user": User.from_row(row)}
 
-        return await run_mutation(write, lambda errors: CreateUserPayload(user_errors=errors))
+        return await run_mutation(info, CreateUserPayload, change)
 
     @strawberry.mutation(extensions=requires("users:manage"))
     async def update_user(self, info: Info, input: UpdateUserInput) -> UpdateUserPayload:
 
-        async def write() -> UpdateUserPayload:
-            user_id = require_uuid(input.id, "id", "user")
+        async def change(conn) -> dict:
             team_given = input.team_id is not strawberry.UNSET
             changes = service.UserChanges(
                 role=input.role, active=input.active, name=input.name,
                 team_id=optional_uuid(input.team_id, "teamId", "team") if team_given else None,
                 clear_team=team_given and input.team_id is None,
             )  # fmt: skip
-            async with info.context.db.write() as conn:
-                row = await service.update_user(
-                    conn, actor=info.context.actor, user_id=user_id, changes=changes
-                )
-            return UpdateUserPayload(user=User.from_row(row))
+            row = await service.update_user(
+                conn, actor=info.context.actor, user_id=require_uuid(input.id, "id", "user"),
+                changes=changes,
+            )  # fmt: skip
+            return {"user": User.from_row(row)}
 
-        return await run_mutation(write, lambda errors: UpdateUserPayload(user_errors=errors))
+        return await run_mutation(info, UpdateUserPayload, change)
