@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import strawberry
 from sqlalchemy import ColumnElement, and_, or_, true
 
+from app.api.ids import parse_uuid
 from app.errors import BadUserInput
 
 E = TypeVar("E", bound=enum.Enum)
@@ -56,10 +57,10 @@ def all_of(conditions: Iterable[ColumnElement[bool] | None]) -> ColumnElement[bo
 
 
 def _uuid(value: Any, field: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError as error:
-        raise BadUserInput(f"{field}: {value!r} is not a valid id") from error
+    parsed = parse_uuid(value)
+    if parsed is None:
+        raise BadUserInput(f"{field}: {value!r} is not a valid id")
+    return parsed
 
 
 def id_condition(column: Any, f: IdFilter | None, field: str) -> ColumnElement[bool] | None:

@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.audit.service import Actor
 from app.auth.principal import Scoped, load_user_access
 from app.customers import importer, service
-from app.customers.queries import CUSTOMER_COLUMNS, visible_customers
+from app.customers.queries import CUSTOMER_COLUMNS, contacts_by_customer, visible_customers
 from app.customers.rules import normalise_name
-from app.customers.tables import contacts, customers
+from app.customers.tables import customers
 from app.errors import UserError, UserErrors
 from app.jobs.service import ChunkOutcome, JobFailed, handler, read_upload
 
@@ -115,16 +115,6 @@ async def _save_customer(
         raise _rejected(parsed, row, "customer", error) from error
 
 
-async def _live_contacts(conn: AsyncConnection, customer_id: Any) -> list[Row]:
-    c = contacts.c
-    result = await conn.execute(
-        select(contacts)
-        .where(c.customer_id == customer_id, c.deleted_at.is_(None))
-        .order_by(c.is_primary.desc(), c.created_at, c.id)
-    )
-    return list(result.all())
-
-
 async def _save_contact(
     conn: AsyncConnection,
     who: Scoped,
@@ -138,7 +128,9 @@ async def _save_contact(
     """Update the customer's contact of that name (the primary one without a name
     column), or add it; it becomes primary only if the customer has none. Returns
     whether anything changed."""
-    existing = [] if new_customer else await _live_contacts(conn, customer_id)
+    existing = (
+        [] if new_customer else (await contacts_by_customer(conn, [customer_id]))[customer_id]
+    )
     fields = row.contact
     if "name" in fields:
         key = normalise_name(fields["name"])
