@@ -130,7 +130,8 @@ def cmd_user(args: argparse.Namespace, settings: Settings) -> None:
         tenant = await provisioning.get_tenant_by_slug(engine, args.slug)
         async with tenant_transaction(engine, tenant.schema_name) as conn:
             await users.create_user(
-                conn, actor=SYSTEM, email=args.email, role=args.role, name=args.name or ""
+                conn, actor=SYSTEM, tenant_id=tenant.id, email=args.email, role=args.role,
+                name=args.name or "",
             )
 
     async def deactivate(engine: AsyncEngine) -> None:

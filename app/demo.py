@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import uuid
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -101,16 +102,19 @@ async def ensure_demo_tenant(engine: AsyncEngine, *, app_role: str) -> bool:
     return True
 
 
-async def seed(conn: AsyncConnection) -> None:
+async def seed(conn: AsyncConnection, tenant_id: uuid.UUID) -> None:
     rng = random.Random(20261123)
-    await users.create_user(conn, actor=SYSTEM, email=ADMIN_EMAIL, role="admin", name="管理员")
+    await users.create_user(
+        conn, actor=SYSTEM, tenant_id=tenant_id, email=ADMIN_EMAIL, role="admin", name="管理员"
+    )
     team = await teams.create_team(
         conn, actor=SYSTEM, team_id=None, name="华南销售部", parent_id=None
     )
     owners: list = [None]
     for email, name, role in REPS:
         row = await users.create_user(
-            conn, actor=SYSTEM, email=email, role=role, name=name, team_id=team.id
+            conn, actor=SYSTEM, tenant_id=tenant_id, email=email, role=role, name=name,
+            team_id=team.id,
         )
         if role != "viewer":
             owners.append(row.id)

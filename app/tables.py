@@ -8,3 +8,28 @@ from app.teams.tables import teams
 from app.users.tables import users
 
 __all__ = ["audit_log", "contacts", "customers", "jobs", "roles", "teams", "uploads", "users"]
+
+# Every catalog table, likewise.
+from app.accounts.tables import (  # noqa: E402
+    accounts,
+    external_identities,
+    identity_providers,
+    memberships,
+    password_resets,
+)
+from app.oauth.tables import authorization_codes, oauth_clients, refresh_tokens  # noqa: E402
+from tenants.catalog import outbox, signing_keys, tenants  # noqa: E402
+
+CATALOG_TABLES = [
+    accounts,
+    authorization_codes,
+    external_identities,
+    identity_providers,
+    memberships,
+    oauth_clients,
+    outbox,
+    password_resets,
+    refresh_tokens,
+    signing_keys,
+    tenants,
+]

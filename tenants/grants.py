@@ -9,6 +9,21 @@ import re
 
 from sqlalchemy import Connection
 
+# Catalog tables the service writes: the outbox and everything sign-in keeps.
+IDENTITY_TABLES = ", ".join(
+    f"catalog.{name}"
+    for name in (
+        "outbox",
+        "accounts",
+        "memberships",
+        "external_identities",
+        "password_resets",
+        "identity_providers",
+        "oauth_clients",
+        "authorization_codes",
+        "refresh_tokens",
+    )
+)
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -34,7 +49,7 @@ def grant_catalog(connection: Connection, role: str) -> None:
     for statement in (
         f"GRANT USAGE ON SCHEMA catalog TO {quoted}",
         f"GRANT SELECT ON catalog.tenants, catalog.signing_keys TO {quoted}",
-        f"GRANT SELECT, INSERT, UPDATE, DELETE ON catalog.outbox TO {quoted}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON {IDENTITY_TABLES} TO {quoted}",
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA catalog TO {quoted}",
         f"REVOKE ALL ON catalog.alembic_version FROM {quoted}",
     ):

@@ -46,7 +46,7 @@ def schema_for(tenant_id: uuid.UUID) -> str:
     return f"t_{tenant_id.hex}"
 
 
-Seed = Callable[[AsyncConnection], Awaitable[None]]
+Seed = Callable[[AsyncConnection, uuid.UUID], Awaitable[None]]
 
 
 async def create_tenant(
@@ -59,7 +59,7 @@ async def create_tenant(
     seed: Seed | None = None,
 ) -> uuid.UUID:
     """`seed`, if given, writes initial data through a tenant-bound connection in the
-    same transaction."""
+    same transaction; it is called with that connection and the new tenant's id."""
     validate_slug(slug)
     if not name.strip():
         raise TenantError("name must not be empty")
@@ -82,7 +82,7 @@ async def create_tenant(
                 )
             )
             if seed is not None:
-                await seed(await bind_tenant(conn, schema))
+                await seed(await bind_tenant(conn, schema), tenant_id)
     except IntegrityError as error:
         if "uq_tenants_slug" in str(error.orig):
             raise TenantError(f"slug {slug!r} is taken") from error

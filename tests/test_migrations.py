@@ -17,6 +17,14 @@ def _unqualified() -> MetaData:
     return metadata
 
 
+def _without_version_table(differences: list) -> list:
+    return [
+        d
+        for d in differences
+        if not (isinstance(d, tuple) and getattr(d[1], "name", d[1]) == "alembic_version")
+    ]
+
+
 async def test_tenant_schema_matches_table_definitions(services, tenant_a):
     async with services.engine.begin() as conn:
         await conn.execute(text(f'SET LOCAL search_path TO "{tenant_a.schema}"'))
@@ -28,7 +36,26 @@ async def test_tenant_schema_matches_table_definitions(services, tenant_a):
             return compare_metadata(context, _unqualified())
 
         differences = await conn.run_sync(diff)
-    differences = [
-        d for d in differences if not (isinstance(d, tuple) and d[1] == "alembic_version")
-    ]
-    assert differences == []
+    assert _without_version_table(differences) == []
+
+
+async def test_catalog_schema_matches_table_definitions(owner):
+    from app.db import CATALOG, catalog_metadata
+
+    async with owner.connect() as conn:
+
+        def diff(sync_conn):
+            context = MigrationContext.configure(
+                sync_conn,
+                opts={
+                    "compare_type": True,
+                    "compare_server_default": False,
+                    "include_schemas": True,
+                    "include_name": lambda name, type_, parent: type_ != "schema"
+                    or name == CATALOG,
+                },
+            )
+            return compare_metadata(context, catalog_metadata)
+
+        differences = await conn.run_sync(diff)
+    assert _without_version_table(differences) == []

@@ -133,7 +133,8 @@ class UserMutations:
     async def create_user(self, info: Info, input: CreateUserInput) -> CreateUserPayload:
         async def change(conn) -> dict:
             row = await service.create_user(
-                conn, actor=info.context.actor, email=input.email, role=input.role,
+                conn, actor=info.context.actor, tenant_id=info.context.principal.tenant.id,
+                email=input.email, role=input.role,
                 name=input.name, team_id=optional_uuid(input.team_id, "teamId", "team"),
             )  # fmt: skip
             return {"user": User.from_row(row)}

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.accounts.membership import link_member
 from app.audit.service import Actor
 from app.auth.roles import resolve_role
 from app.errors import UserError, UserErrors, fail
@@ -50,6 +51,7 @@ async def create_user(
     conn: AsyncConnection,
     *,
     actor: Actor,
+    tenant_id: uuid.UUID,
     email: str,
     role: str,
     name: str = "",
@@ -68,6 +70,7 @@ async def create_user(
     if await find_by_email(conn, email):
         raise fail("email", "TAKEN", f"a user with email {email} already exists")
     row, _ = await insert_once(conn, users, actor=actor, entity="user", row_id=None, values=values)
+    await link_member(conn, tenant_id=tenant_id, user_id=row.id, email=email)
     return row
 
 

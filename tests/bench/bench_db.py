@@ -268,12 +268,14 @@ async def fill_tenant(
         schema = tenant.schema_name
         async with tenant_transaction(engine, schema) as conn:
             admin = await users.create_user(
-                conn, actor=SYSTEM, email=ADMIN_EMAIL, role="admin", name="基准管理员"
+                conn, actor=SYSTEM, tenant_id=tenant.id, email=ADMIN_EMAIL, role="admin",
+                name="基准管理员",
             )
             owners: list[uuid.UUID | None] = [None, admin.id]
             for n, role in enumerate(("sales", "sales", "manager")):
                 row = await users.create_user(
-                    conn, actor=SYSTEM, email=f"{role}{n}@bench.example.com", role=role,
+                    conn, actor=SYSTEM, tenant_id=tenant.id, email=f"{role}{n}@bench.example.com",
+                    role=role,
                     name=_person(random.Random(n)),
                 )  # fmt: skip
                 owners.append(row.id)
