@@ -48,6 +48,13 @@ class Settings:
     max_upload_bytes: int = field(
         default_factory=lambda: int(_env("KEHU_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024)))
     )
+    # Outgoing mail (password-reset links), sent by the worker. Plain SMTP without
+    # authentication, as to a local relay; STARTTLS and login are not supported yet.
+    smtp_host: str = field(default_factory=lambda: _env("KEHU_SMTP_HOST", "127.0.0.1"))
+    smtp_port: int = field(default_factory=lambda: int(_env("KEHU_SMTP_PORT", "1025")))
+    mail_from: str = field(
+        default_factory=lambda: _env("KEHU_MAIL_FROM", "kehu <no-reply@kehu.local>")
+    )
 
     @property
     def async_database_url(self) -> str:

@@ -39,8 +39,12 @@ async def make_tenant(owner: AsyncEngine, services: Services, prefix: str) -> Te
     async with tenant_transaction(services.engine, row.schema_name) as conn:
         for role in ROLES_IN_TESTS:
             user = await users.create_user(
-                conn, actor=SYSTEM, tenant_id=tenant_id, email=f"{role}@{slug}.example.com",
-                role=role, name=role,
+                conn,
+                actor=SYSTEM,
+                tenant_id=tenant_id,
+                email=f"{role}@{slug}.example.com",
+                role=role,
+                name=role,
             )
             handle.user_ids[role] = user.id
     for role, user_id in handle.user_ids.items():

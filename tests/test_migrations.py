@@ -51,8 +51,9 @@ async def test_catalog_schema_matches_table_definitions(owner):
                     "compare_type": True,
                     "compare_server_default": False,
                     "include_schemas": True,
-                    "include_name": lambda name, type_, parent: type_ != "schema"
-                    or name == CATALOG,
+                    "include_name": lambda name, type_, parent: (
+                        type_ != "schema" or name == CATALOG
+                    ),
                 },
             )
             return compare_metadata(context, catalog_metadata)

@@ -8,14 +8,17 @@ from arq import cron
 from arq.worker import Worker, func
 
 import workers.registry  # noqa: F401  (registers every capability's job handlers)
+from app.accounts.reset import SEND_RESET_MAIL
 from app.services import close_services, create_services
 from app.settings import Settings
 from workers.queue import dumps, loads, redis_settings
 from workers.tasks import (
     JOB_TIMEOUT_SECONDS,
+    MAIL_MAX_TRIES,
     prune_outbox,
     relay_outbox,
     run_job,
+    send_password_reset_mail,
     sweep_stalled_jobs,
 )
 
@@ -27,7 +30,12 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
         await close_services(ctx["services"])
 
     options: dict[str, Any] = dict(
-        functions=[func(run_job, name="run_job", timeout=JOB_TIMEOUT_SECONDS, max_tries=8)],
+        functions=[
+            func(run_job, name="run_job", timeout=JOB_TIMEOUT_SECONDS, max_tries=8),
+            func(
+                send_password_reset_mail, name=SEND_RESET_MAIL, timeout=60, max_tries=MAIL_MAX_TRIES
+            ),
+        ],
         cron_jobs=[
             # Cron ticks are skipped while no worker runs; both catch up from the
             # database state (pending outbox rows, stale heartbeats), not from ticks.

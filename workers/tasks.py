@@ -1,4 +1,4 @@
-"""What the worker runs: job chunks, the outbox relay, and the stalled-job sweeper."""
+"""What the worker runs: job chunks, mail, the outbox relay, and the stalled-job sweeper."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from arq import Retry
 from sqlalchemy import select, text
 
+from app.accounts import mail, reset
 from app.audit.service import Actor
 from app.auth.principal import load_tenant
 from app.db import tenant_transaction
@@ -22,6 +23,9 @@ logger = logging.getLogger("kehu.worker")
 JOB_TIMEOUT_SECONDS = 60
 # A job whose heartbeat is older than this lost its worker (or Redis lost its message).
 STALL_SECONDS = 3 * JOB_TIMEOUT_SECONDS
+# A mail the server keeps refusing is dropped after this many tries (2.5 minutes of
+# backoff: 10, 20, 40, 80 seconds).
+MAIL_MAX_TRIES = 5
 
 
 async def run_job(ctx: dict[str, Any], *, tenant_id: str, job_id: str) -> str:
@@ -57,6 +61,24 @@ async def run_job(ctx: dict[str, Any], *, tenant_id: str, job_id: str) -> str:
         raise Retry(defer=min(60, 2**attempts)) from error
     await outbox.relay(services.engine, services.queue)
     return "chunk done"
+
+
+async def send_password_reset_mail(ctx: dict[str, Any], *, tenant_id: str, account_id: str) -> str:
+    """Mail a password-reset link (`tenant_id` is the outbox's placeholder: an
+    account's mail belongs to no tenant). Retried with backoff while the mail server
+    fails; each try makes a new link, invalidating the one a failed try made."""
+    try:
+        sent = await reset.mail_reset_link(ctx["services"], uuid.UUID(account_id))
+    except mail.DELIVERY_ERRORS as error:
+        tries = ctx["job_try"]
+        if tries >= MAIL_MAX_TRIES:
+            logger.error(
+                "gave up mailing a password reset to account %s", account_id, exc_info=True
+            )
+            return "gave up"
+        logger.warning("mailing a password reset failed (try %s); retrying", tries, exc_info=True)
+        raise Retry(defer=10 * 2 ** (tries - 1)) from error
+    return "sent" if sent else "no such account"
 
 
 async def relay_outbox(ctx: dict[str, Any]) -> int:

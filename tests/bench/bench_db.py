@@ -268,7 +268,11 @@ async def fill_tenant(
         schema = tenant.schema_name
         async with tenant_transaction(engine, schema) as conn:
             admin = await users.create_user(
-                conn, actor=SYSTEM, tenant_id=tenant.id, email=ADMIN_EMAIL, role="admin",
+                conn,
+                actor=SYSTEM,
+                tenant_id=tenant.id,
+                email=ADMIN_EMAIL,
+                role="admin",
                 name="基准管理员",
             )
             owners: list[uuid.UUID | None] = [None, admin.id]

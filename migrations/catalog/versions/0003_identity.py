@@ -51,11 +51,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("account_id", "tenant_id", name="pk_memberships"),
         sa.UniqueConstraint("tenant_id", "user_id", name="uq_memberships_tenant_id_user_id"),
         sa.ForeignKeyConstraint(
-            ["account_id"], [f"{S}.accounts.id"], name="fk_memberships_account_id_accounts",
+            ["account_id"],
+            [f"{S}.accounts.id"],
+            name="fk_memberships_account_id_accounts",
             ondelete="CASCADE",
         ),  # fmt: skip
         sa.ForeignKeyConstraint(
-            ["tenant_id"], [f"{S}.tenants.id"], name="fk_memberships_tenant_id_tenants",
+            ["tenant_id"],
+            [f"{S}.tenants.id"],
+            name="fk_memberships_tenant_id_tenants",
             ondelete="CASCADE",
         ),  # fmt: skip
         schema=S,
@@ -68,8 +72,10 @@ def upgrade() -> None:
         _created_at(),
         sa.PrimaryKeyConstraint("issuer", "subject", name="pk_external_identities"),
         sa.ForeignKeyConstraint(
-            ["account_id"], [f"{S}.accounts.id"],
-            name="fk_external_identities_account_id_accounts", ondelete="CASCADE",
+            ["account_id"],
+            [f"{S}.accounts.id"],
+            name="fk_external_identities_account_id_accounts",
+            ondelete="CASCADE",
         ),  # fmt: skip
         schema=S,
     )
@@ -85,8 +91,10 @@ def upgrade() -> None:
         _created_at(),
         sa.PrimaryKeyConstraint("token_hash", name="pk_password_resets"),
         sa.ForeignKeyConstraint(
-            ["account_id"], [f"{S}.accounts.id"],
-            name="fk_password_resets_account_id_accounts", ondelete="CASCADE",
+            ["account_id"],
+            [f"{S}.accounts.id"],
+            name="fk_password_resets_account_id_accounts",
+            ondelete="CASCADE",
         ),  # fmt: skip
         schema=S,
     )
@@ -109,8 +117,10 @@ def upgrade() -> None:
             "cardinality(allowed_domains) > 0", name="ck_identity_providers_allowed_domains"
         ),
         sa.ForeignKeyConstraint(
-            ["tenant_id"], [f"{S}.tenants.id"],
-            name="fk_identity_providers_tenant_id_tenants", ondelete="CASCADE",
+            ["tenant_id"],
+            [f"{S}.tenants.id"],
+            name="fk_identity_providers_tenant_id_tenants",
+            ondelete="CASCADE",
         ),  # fmt: skip
         schema=S,
     )
@@ -138,7 +148,9 @@ def upgrade() -> None:
             name="ck_oauth_clients_kind_shape",
         ),
         sa.ForeignKeyConstraint(
-            ["tenant_id"], [f"{S}.tenants.id"], name="fk_oauth_clients_tenant_id_tenants",
+            ["tenant_id"],
+            [f"{S}.tenants.id"],
+            name="fk_oauth_clients_tenant_id_tenants",
             ondelete="CASCADE",
         ),  # fmt: skip
         schema=S,
@@ -179,11 +191,15 @@ def upgrade() -> None:
             _created_at(),
             sa.PrimaryKeyConstraint(secret, name=f"pk_{table}"),
             sa.ForeignKeyConstraint(
-                ["client_id"], [f"{S}.oauth_clients.client_id"],
-                name=f"fk_{table}_client_id_oauth_clients", ondelete="CASCADE",
+                ["client_id"],
+                [f"{S}.oauth_clients.client_id"],
+                name=f"fk_{table}_client_id_oauth_clients",
+                ondelete="CASCADE",
             ),  # fmt: skip
             sa.ForeignKeyConstraint(
-                ["tenant_id"], [f"{S}.tenants.id"], name=f"fk_{table}_tenant_id_tenants",
+                ["tenant_id"],
+                [f"{S}.tenants.id"],
+                name=f"fk_{table}_tenant_id_tenants",
                 ondelete="CASCADE",
             ),  # fmt: skip
             schema=S,

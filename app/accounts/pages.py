@@ -1,0 +1,229 @@
+"""The password-reset pages, rendered on the server: asking for a link by email
+(/account/password-reset) and choosing the new password (/account/password-reset/confirm).
+
+Nobody is signed in here, yet the POSTs are protected from cross-site forgery by a
+double-submit cookie: a random value in an HttpOnly, SameSite=Lax cookie scoped to
+/account, repeated in a hidden field; a POST whose two differ is refused (403).
+Every page is uncacheable, unframeable, loads nothing from elsewhere and sends no
+Referer (the confirm page's URL carries the reset token).
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
+
+from app.accounts import passwords, reset
+from app.errors import UserErrors
+from app.oauth.secrets import new_secret
+from app.validation import check_email
+
+if TYPE_CHECKING:
+    from app.api.context import Services
+
+REQUEST_PATH = "/account/password-reset"
+CSRF_COOKIE = "kehu_csrf"
+CSRF_FIELD = "csrf"
+CSRF_SHAPE = re.compile(r"[A-Za-z0-9_-]{32,64}")
+# The largest form here is two passwords of MAX_LENGTH characters, percent-encoded.
+FORM_MAX_BYTES = 16 * 1024
+
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+}
+
+# What the confirm page says for each policy code of passwords.check_new_password.
+POLICY_MESSAGES = {
+    "TOO_SHORT": f"密码至少需要 {passwords.MIN_LENGTH} 个字符。"
+    f"The password must be at least {passwords.MIN_LENGTH} characters.",
+    "TOO_LONG": f"密码最多 {passwords.MAX_LENGTH} 个字符。"
+    f"The password must be at most {passwords.MAX_LENGTH} characters.",
+    "CONTAINS_EMAIL": "密码不能包含您的邮箱地址。The password must not contain your email address.",
+    "TOO_COMMON": "这个密码太容易被猜到。This password is too easy to guess.",
+}
+PASSWORDS_DIFFER = "两次输入的密码不一致。The two passwords differ."
+INVALID_EMAIL = "请输入有效的邮箱地址。Enter a valid email address."
+
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=True,
+    undefined=StrictUndefined,
+)
+
+
+def client_ip(request: Request) -> str:
+    """The peer's address. Behind a reverse proxy that is the proxy's: trusting
+    X-Forwarded-For needs a trusted-proxy setting (not built yet), as otherwise any
+    client could choose the IP it is throttled as."""
+    return request.client.host if request.client else "unknown"
+
+
+def _csrf_value(request: Request) -> str:
+    existing = request.cookies.get(CSRF_COOKIE, "")
+    return existing if CSRF_SHAPE.fullmatch(existing) else new_secret()
+
+
+def _csrf_ok(request: Request, form: dict[str, str]) -> bool:
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    submitted = form.get(CSRF_FIELD, "")
+    return bool(CSRF_SHAPE.fullmatch(cookie)) and hmac.compare_digest(
+        cookie.encode(), submitted.encode()
+    )
+
+
+def _page(
+    request: Request, services: Services, template: str, *, status: int = 200, **values
+) -> HTMLResponse:
+    csrf = _csrf_value(request)
+    body = _templates.get_template(template).render(csrf=csrf, **values)
+    response = HTMLResponse(body, status_code=status, headers=SECURITY_HEADERS)
+    response.set_cookie(
+        CSRF_COOKIE, csrf, path="/account", httponly=True, samesite="lax",
+        secure=services.settings.issuer.startswith("https://"),
+    )  # fmt: skip
+    return response
+
+
+def _message(
+    request: Request, services: Services, title: str, *lines: str, status: int = 200,
+    link: str | None = None, link_text: str = "",
+) -> HTMLResponse:  # fmt: skip
+    return _page(
+        request, services, "message.html", status=status, title=title, lines=lines,
+        link=link, link_text=link_text,
+    )  # fmt: skip
+
+
+async def _read_form(request: Request) -> dict[str, str] | None:
+    """The posted form's fields, or None if it is not a small urlencoded form."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != (
+        "application/x-www-form-urlencoded"
+    ):
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > FORM_MAX_BYTES:
+            return None
+    try:
+        return dict(parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=10))
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+def _bad_request(request: Request, services: Services) -> HTMLResponse:
+    return _message(request, services, "请求无效 / Bad request", status=400)
+
+
+def _forbidden(request: Request, services: Services) -> HTMLResponse:
+    return _message(
+        request, services, "请求已过期 / Request expired",
+        "请返回上一页，刷新后重新提交。Go back, reload the page and submit the form again.",
+        status=403,
+    )  # fmt: skip
+
+
+def _invalid_link(request: Request, services: Services) -> HTMLResponse:
+    return _message(
+        request, services, "链接无效 / Link not valid",
+        "这个链接无效、已过期或已被使用。This link is invalid, expired or already used.",
+        status=400, link=REQUEST_PATH, link_text="重新获取链接 / Get a new link",
+    )  # fmt: skip
+
+
+def routes(services: Services) -> list[Route]:
+    engine = services.engine
+
+    def request_form(request: Request, *, email: str = "", error: str | None = None):
+        return _page(
+            request, services, "request.html", status=400 if error else 200,
+            title="重设密码 / Reset your password", action=REQUEST_PATH, email=email,
+            error=error,
+        )  # fmt: skip
+
+    async def ask_for_link(request: Request) -> HTMLResponse:
+        if request.method != "POST":
+            return request_form(request)
+        form = await _read_form(request)
+        if form is None:
+            return _bad_request(request, services)
+        if not _csrf_ok(request, form):
+            return _forbidden(request, services)
+        email = form.get("email", "").strip()
+        if not email or check_email("email", email):
+            return request_form(request, email=email, error=INVALID_EMAIL)
+        try:
+            await reset.request_password_reset(engine, services, email, client_ip(request))
+        except reset.ResetThrottled:
+            return _message(
+                request, services, "请稍后再试 / Try again later",
+                "重设密码的请求过多。Too many password reset requests from your network.",
+                status=429,
+            )  # fmt: skip
+        return _message(
+            request, services, "请查收邮件 / Check your email",
+            f"如果有账户使用 {email}，我们已经把重设密码的链接发送到这个地址，"
+            f"链接 {reset.LIFETIME_MINUTES} 分钟内有效。",
+            f"If an account exists for {email}, we sent a link to reset its password to that"
+            f" address. The link works for {reset.LIFETIME_MINUTES} minutes.",
+        )  # fmt: skip
+
+    def password_form(request: Request, *, token: str, email: str, error: str | None = None):
+        return _page(
+            request, services, "confirm.html", status=400 if error else 200,
+            title="设置新密码 / Choose a new password", action=reset.CONFIRM_PATH,
+            token=token, email=email, error=error,
+            min_length=passwords.MIN_LENGTH, max_length=passwords.MAX_LENGTH,
+        )  # fmt: skip
+
+    async def choose_password(request: Request) -> HTMLResponse:
+        if request.method != "POST":
+            token = request.query_params.get("token", "")
+            email = await reset.email_for_token(engine, token)
+            if email is None:
+                return _invalid_link(request, services)
+            return password_form(request, token=token, email=email)
+        form = await _read_form(request)
+        if form is None:
+            return _bad_request(request, services)
+        if not _csrf_ok(request, form):
+            return _forbidden(request, services)
+        token = form.get("token", "")
+        email = await reset.email_for_token(engine, token)
+        if email is None:
+            return _invalid_link(request, services)
+        new_password = form.get("new_password", "")
+        if new_password != form.get("repeat_password", ""):
+            return password_form(request, token=token, email=email, error=PASSWORDS_DIFFER)
+        try:
+            await reset.complete_password_reset(engine, token, new_password)
+        except UserErrors as refused:
+            error = refused.errors[0]
+            if error.field == "token":
+                return _invalid_link(request, services)
+            message = POLICY_MESSAGES.get(error.code, error.message)
+            return password_form(request, token=token, email=email, error=message)
+        return _message(
+            request, services, "密码已更新 / Password changed",
+            "现在可以用新密码登录了。其他设备上的登录已全部退出。",
+            "You can now sign in with your new password. You were signed out everywhere else.",
+        )  # fmt: skip
+
+    return [
+        Route(REQUEST_PATH, ask_for_link, methods=["GET", "POST"]),
+        Route(reset.CONFIRM_PATH, choose_password, methods=["GET", "POST"]),
+    ]
