@@ -27,6 +27,8 @@ PERMISSIONS: dict[str, str] = {
     "roles:manage": "Define custom roles",
     "teams:manage": "Define the department tree",
     "audit:read": "Read the audit trail",
+    "clients:manage": "Register, rotate and revoke API clients and single-page apps",
+    "sign_in:manage": "Configure the tenant's identity provider for federated sign-in",
 }
 DATA_SCOPES = ("assigned", "own", "team", "all")
 

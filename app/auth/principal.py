@@ -7,13 +7,14 @@ API process within that time without a catalog query on every request.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.auth.permissions import RoleDefinition
@@ -21,6 +22,8 @@ from app.auth.roles import resolve_role
 from app.auth.tokens import TokenClaims
 from app.db import bind_tenant
 from app.errors import Forbidden, Unauthenticated
+from app.oauth.clients import API, Client, load_client
+from app.oauth.tables import refresh_tokens
 from app.teams.tables import teams
 from app.users.tables import users
 from tenants.catalog import tenants
@@ -47,6 +50,8 @@ class Principal:
     data_scope: str
     team_id: uuid.UUID | None = None
     team_path: str | None = None
+    # The API client acting (as its run-as user), when the token came from one.
+    client_id: str | None = None
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions
@@ -160,11 +165,52 @@ async def load_tenant(engine: AsyncEngine, tenant_id: uuid.UUID) -> Tenant | Non
     )
 
 
+async def session_ended(conn: AsyncConnection, session_id: uuid.UUID) -> bool:
+    """A sign-in session is its refresh-token family; revoking any of it ends it."""
+    return bool(
+        await conn.scalar(
+            select(
+                exists().where(
+                    refresh_tokens.c.family_id == session_id,
+                    refresh_tokens.c.revoked_at.is_not(None),
+                )
+            )
+        )
+    )
+
+
+MISSING = object()  # cached "no such row", distinct from "not cached"
+
+
 class PrincipalResolver:
+    """Caches, per process and for `ttl_seconds`, what a token resolves to: so a
+    suspended tenant, deactivated user, revoked client or ended session is refused
+    within that bound, without a catalog query on every request."""
+
     def __init__(self, engine: AsyncEngine, ttl_seconds: float) -> None:
         self.engine = engine
         self._tenants = TtlCache(ttl_seconds)
         self._users = TtlCache(ttl_seconds)
+        self._clients = TtlCache(ttl_seconds)
+        self._sessions = TtlCache(ttl_seconds)
+
+    async def _cached(self, cache: TtlCache, key: Any, load) -> Any:
+        value = cache.get(key)
+        if value is None:
+            async with self.engine.connect() as conn:
+                value = await load(conn)
+            cache.put(key, MISSING if value is None else value)
+        return None if value is MISSING else value
+
+    async def client(self, client_id: str) -> Client | None:
+        return await self._cached(
+            self._clients, client_id, lambda conn: load_client(conn, client_id)
+        )
+
+    async def _session_ended(self, session_id: uuid.UUID) -> bool:
+        return await self._cached(
+            self._sessions, session_id, lambda conn: session_ended(conn, session_id)
+        )
 
     async def _tenant(self, tenant_id: uuid.UUID) -> Tenant | None:
         tenant = self._tenants.get(tenant_id)
@@ -193,4 +239,21 @@ class PrincipalResolver:
             raise Unauthenticated("unknown user")
         if not user.active:
             raise Forbidden("this user is deactivated")
-        return principal_for(tenant, user)
+        principal = principal_for(tenant, user)
+        if claims.session_id is not None and await self._session_ended(claims.session_id):
+            raise Unauthenticated("this session has ended")
+        if claims.client_id is None:
+            return principal
+        client = await self.client(claims.client_id)
+        if client is None or client.tenant_id not in (None, tenant.id):
+            raise Unauthenticated("this client is revoked")
+        if client.kind != API:
+            return principal
+        if client.run_as_user_id != user.id:
+            raise Unauthenticated("this client no longer acts as this user")
+        # Bounded by the client's scopes as they are now, and as granted in the token.
+        return dataclasses.replace(
+            principal,
+            permissions=principal.permissions & client.scopes & claims.scope,
+            client_id=client.client_id,
+        )

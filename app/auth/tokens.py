@@ -29,6 +29,12 @@ class TokenClaims:
     roles: tuple[str, ...]
     jti: str
     expires_at: int
+    # Set on tokens the authorization server issues: the client they were issued to,
+    # the scopes granted (they bound an API client's permissions) and, for a user's
+    # sign-in, the session (refresh-token family) that revoking ends.
+    client_id: str | None = None
+    scope: frozenset[str] = frozenset()
+    session_id: uuid.UUID | None = None
 
 
 async def issue_access_token(
@@ -39,10 +45,13 @@ async def issue_access_token(
     user_id: uuid.UUID,
     roles: list[str],
     ttl_seconds: int | None = None,
+    client_id: str | None = None,
+    scope: str = "",
+    session_id: uuid.UUID | None = None,
 ) -> str:
     key = await keyring.signing_key()
     now = int(time.time())
-    claims = {
+    claims: dict = {
         "iss": settings.issuer,
         "aud": settings.audience,
         "sub": str(user_id),
@@ -53,6 +62,11 @@ async def issue_access_token(
         "exp": now + (ttl_seconds or settings.token_ttl_seconds),
         "jti": uuid.uuid4().hex,
     }
+    if client_id is not None:
+        claims["client_id"] = client_id
+        claims["scope"] = scope
+    if session_id is not None:
+        claims["sid"] = str(session_id)
     return jwt.encode({"alg": ALGORITHM, "kid": key.kid}, claims, key, algorithms=[ALGORITHM])
 
 
@@ -98,6 +112,17 @@ async def verify_access_token(token: str, *, keyring: KeyRing, settings: Setting
             roles=tuple(claims.get("roles") or ()),
             jti=str(claims["jti"]),
             expires_at=int(claims["exp"]),
+            client_id=_optional_str(claims.get("client_id")),
+            scope=frozenset(str(claims.get("scope") or "").split()),
+            session_id=uuid.UUID(claims["sid"]) if claims.get("sid") else None,
         )
     except (ValueError, TypeError, KeyError) as error:
         raise Unauthenticated("invalid token claims") from error
+
+
+def _optional_str(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError("not a string")
+    return value

@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from app.api.context import Services
 from app.auth.keys import ALGORITHM
+from app.auth.permissions import PERMISSIONS
 
 JWKS_PATH = "/oauth/jwks"
 DISCOVERY_PATHS = ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server")
@@ -24,14 +25,36 @@ DISCOVERY_MAX_AGE = 3600
 
 
 def discovery_document(issuer: str) -> dict:
-    """What a client may rely on today. Only endpoints that exist are listed: the
-    authorization and token endpoints (and the grant, response type and client
-    authentication metadata that describe them, such as
-    token_endpoint_auth_signing_alg_values_supported) are added when they are built."""
+    """What a client may rely on (RFC 8414, OpenID Connect Discovery): only what is
+    built is listed."""
     base = issuer.rstrip("/")
     return {
         "issuer": issuer,
+        "authorization_endpoint": base + "/oauth/authorize",
+        "token_endpoint": base + "/oauth/token",
+        "revocation_endpoint": base + "/oauth/revoke",
+        "introspection_endpoint": base + "/oauth/introspect",
         "jwks_uri": base + JWKS_PATH,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": [
+            "none",
+            "client_secret_basic",
+            "client_secret_post",
+        ],
+        "revocation_endpoint_auth_methods_supported": [
+            "none",
+            "client_secret_basic",
+            "client_secret_post",
+        ],
+        "introspection_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+        ],
+        "scopes_supported": ["openid", "profile", "email", "offline_access", *PERMISSIONS],
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "email", "tenant", "sid"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [ALGORITHM],
     }

@@ -118,9 +118,12 @@ async def test_discovery_document(client, settings, path):
     assert doc["issuer"] == settings.issuer
     assert doc["jwks_uri"] == f"{settings.issuer}/oauth/jwks"
     assert doc["id_token_signing_alg_values_supported"] == ["ES256"]
-    # Only endpoints that exist: authorization and token endpoints come later.
-    assert not {k for k in doc if k.endswith("_endpoint")}
-    assert "token_endpoint_auth_signing_alg_values_supported" not in doc
+    assert doc["code_challenge_methods_supported"] == ["S256"]
+    # Every advertised endpoint exists (answers something other than 404/405 to POST).
+    for name in ("token", "revocation", "introspection"):
+        response = await client.post(httpx.URL(doc[f"{name}_endpoint"]).path)
+        assert response.status_code not in (404, 405), name
+    assert (await client.get(httpx.URL(doc["authorization_endpoint"]).path)).status_code == 400
     jwks = await client.get(httpx.URL(doc["jwks_uri"]).path)
     assert jwks.status_code == 200
     assert_public_jwks(jwks.json())
