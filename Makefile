@@ -31,6 +31,7 @@ run: install
 	echo "kehu API: http://$(HOST):$(PORT)/graphql (GraphiQL in a browser; worker log: .venv/worker.log)"; \
 	echo "Admin token of the demo tenant (valid 24 h):"; \
 	echo "  export TOKEN=$$token"; \
+	echo "Password of admin@demo.example.com (demo only): kehu-demo-2026"; \
 	echo "Try it:"; \
 	echo "  curl -s http://$(HOST):$(PORT)/graphql -H \"Authorization: Bearer \$$TOKEN\" -H 'Content-Type: application/json' \\"; \
 	echo "    -d '{\"query\":\"{ me { user { email role } } customers(first: 3, filter: {search: \\\"电子\\\"}) { totalCount edges { node { name tier contacts { name phone } } } } }\"}'"; \
@@ -39,6 +40,8 @@ run: install
 
 test: install
 	@$(KEHU) services
+	@scripts/ensure-chromium
+	@scripts/ensure-oidc-peer
 	.venv/bin/pytest $(PYTEST_ARGS)
 
 schema: install
