@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import sys
 import time
@@ -14,15 +15,21 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import uvicorn
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import demo
+from app.accounts import passwords
+from app.accounts import service as account_service
+from app.accounts.tables import accounts
 from app.audit.service import SYSTEM
 from app.auth import keys
 from app.auth.keys import KeyRing, SigningKeyError
 from app.auth.tokens import issue_access_token
 from app.db import create_engine, tenant_transaction
 from app.errors import UserErrors
+from app.oauth import registry as client_rules
+from app.oauth.tables import oauth_clients
 from app.preflight import PreflightError, ensure_database, ensure_services
 from app.settings import Settings, get_settings
 from app.users import service as users
@@ -130,7 +137,11 @@ def cmd_user(args: argparse.Namespace, settings: Settings) -> None:
         tenant = await provisioning.get_tenant_by_slug(engine, args.slug)
         async with tenant_transaction(engine, tenant.schema_name) as conn:
             await users.create_user(
-                conn, actor=SYSTEM, tenant_id=tenant.id, email=args.email, role=args.role,
+                conn,
+                actor=SYSTEM,
+                tenant_id=tenant.id,
+                email=args.email,
+                role=args.role,
                 name=args.name or "",
             )
 
@@ -196,6 +207,64 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> None:
             print(f"{k.kid:<{width}}  {k.status:<8}  {created:<25}  {retired}")
 
 
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("New password: ")
+    if getpass.getpass("Again: ") != first:
+        raise CommandError("the passwords differ")
+    return first
+
+
+def cmd_account(args: argparse.Namespace, settings: Settings) -> None:
+    password = _read_password(args)
+
+    async def set_password(engine: AsyncEngine) -> None:
+        if problem := passwords.check_new_password("password", password, args.email):
+            raise CommandError(problem.message)
+        async with engine.begin() as conn:
+            account_id = await conn.scalar(
+                select(accounts.c.id).where(func.lower(accounts.c.email) == args.email.lower())
+            )
+            if account_id is None:
+                raise CommandError(f"no account {args.email!r} (add the user to a tenant first)")
+            await account_service.store_password(
+                conn, account_id, await passwords.hash_password(password)
+            )
+
+    _run(settings, set_password)
+    print(f"password set for {args.email}; its other sessions were signed out")
+
+
+def cmd_client(args: argparse.Namespace, settings: Settings) -> None:
+    """First-party single-page apps (any tenant's users sign in to them, choosing the
+    tenant); tenant admins register their own through GraphQL (registerSpaClient)."""
+    problems = [
+        f"--redirect-uri {uri}: {problem}"
+        for uri in args.redirect_uri
+        if (problem := client_rules.redirect_uri_problem(uri))
+    ] + [
+        f"--origin {origin}: {problem}"
+        for origin in args.origin
+        if (problem := client_rules.web_origin_problem(origin))
+    ]
+    if problems:
+        raise CommandError("; ".join(problems))
+
+    async def add(engine: AsyncEngine) -> str:
+        client_id = client_rules.new_client_id()
+        async with engine.begin() as conn:
+            await conn.execute(
+                insert(oauth_clients).values(
+                    client_id=client_id, tenant_id=None, kind="spa", name=args.name,
+                    redirect_uris=args.redirect_uri, web_origins=args.origin,
+                )
+            )  # fmt: skip
+        return client_id
+
+    print(f"registered single-page app {args.name!r}: client_id {_run(settings, add)}")
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
     created = _run(settings, lambda e: demo.ensure_demo_tenant(e, app_role=settings.app_role))
     print("seeded the demo tenant" if created else "the demo tenant exists")
@@ -255,6 +324,21 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("email")
     token.add_argument("--ttl", type=int, default=None, help="lifetime in seconds")
     token.set_defaults(func=cmd_token)
+
+    account = sub.add_parser("account", help="sign-in accounts")
+    asub = account.add_subparsers(dest="action", required=True)
+    setpw = asub.add_parser("set-password", help="set an account's password (prompts)")
+    setpw.add_argument("email")
+    setpw.add_argument("--password-stdin", action="store_true", help="read it from stdin")
+    account.set_defaults(func=cmd_account)
+
+    oauth = sub.add_parser("client", help="register first-party OAuth clients")
+    osub = oauth.add_subparsers(dest="action", required=True)
+    spa = osub.add_parser("add-spa", help="a single-page app any tenant's users may use")
+    spa.add_argument("name")
+    spa.add_argument("--redirect-uri", action="append", required=True, default=[])
+    spa.add_argument("--origin", action="append", default=[], help="allowed web origin (CORS)")
+    oauth.set_defaults(func=cmd_client)
 
     signing = sub.add_parser("keys", help="rotate, list and remove token signing keys")
     ksub = signing.add_subparsers(dest="action", required=True)

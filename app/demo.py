@@ -7,6 +7,9 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.accounts.membership import account_for_email
+from app.accounts.passwords import hash_password
+from app.accounts.service import store_password
 from app.audit.service import SYSTEM
 from app.auth.scope import EVERYTHING
 from app.customers import service as customers
@@ -15,6 +18,7 @@ from app.users import service as users
 from tenants import provisioning
 
 DEMO_SLUG = "demo"
+DEMO_PASSWORD = "kehu-demo-2026"
 ADMIN_EMAIL = "admin@demo.example.com"
 CUSTOMER_COUNT = 300
 
@@ -107,13 +111,21 @@ async def seed(conn: AsyncConnection, tenant_id: uuid.UUID) -> None:
     await users.create_user(
         conn, actor=SYSTEM, tenant_id=tenant_id, email=ADMIN_EMAIL, role="admin", name="管理员"
     )
+    # A known password, for the demo only: sign in at /oauth/authorize with it.
+    admin_account = await account_for_email(conn, ADMIN_EMAIL)
+    await store_password(conn, admin_account, await hash_password(DEMO_PASSWORD))
     team = await teams.create_team(
         conn, actor=SYSTEM, team_id=None, name="华南销售部", parent_id=None
     )
     owners: list = [None]
     for email, name, role in REPS:
         row = await users.create_user(
-            conn, actor=SYSTEM, tenant_id=tenant_id, email=email, role=role, name=name,
+            conn,
+            actor=SYSTEM,
+            tenant_id=tenant_id,
+            email=email,
+            role=role,
+            name=name,
             team_id=team.id,
         )
         if role != "viewer":

@@ -8,14 +8,19 @@ from collections.abc import AsyncIterator
 
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from app.accounts import pages as account_pages
 from app.api.context import Services
 from app.api.schema import schema
 from app.api.view import GraphQLView
 from app.auth import wellknown
+from app.federation import flow as federation
+from app.oauth import endpoints as oauth_endpoints
+from app.oauth.cors import SpaCors
 from app.services import close_services, create_services
 from app.settings import Settings, get_settings
 
@@ -65,13 +70,18 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         allow_queries_via_get=True,
         multipart_uploads_enabled=True,
     )
+    authorization = oauth_endpoints.Endpoints(services)
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readiness(services)),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             *wellknown.routes(services),
+            *account_pages.routes(services),
+            *oauth_endpoints.routes(services, authorization),
+            *federation.routes(services, authorization),
         ],
+        middleware=[Middleware(SpaCors, services=services)],
         lifespan=lifespan,
     )
     app.state.services = services

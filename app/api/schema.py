@@ -13,13 +13,16 @@ from strawberry.extensions import (
 )
 from strawberry.tools import merge_types
 
+from app.accounts.graphql import AccountMutations
 from app.api.errors import MaskUnexpectedErrors, log_unexpected
 from app.audit.graphql import AuditQueries
 from app.auth.graphql import RoleMutations, RoleQueries
 from app.customers.graphql import CustomerQueries
 from app.customers.imports import CustomerImportMutations
 from app.customers.mutations import CustomerMutations
+from app.federation.admin import IdentityProviderMutations, IdentityProviderQueries
 from app.jobs.graphql import JobQueries
+from app.oauth.graphql import ClientMutations, ClientQueries
 from app.teams.graphql import TeamMutations, TeamQueries
 from app.users.graphql import UserMutations, UserQueries
 
@@ -40,7 +43,16 @@ class QueryLimits(AddValidationRules):
 
 Query = merge_types(
     "Query",
-    (UserQueries, RoleQueries, TeamQueries, CustomerQueries, JobQueries, AuditQueries),
+    (
+        UserQueries,
+        RoleQueries,
+        TeamQueries,
+        CustomerQueries,
+        JobQueries,
+        AuditQueries,
+        ClientQueries,
+        IdentityProviderQueries,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
@@ -50,6 +62,9 @@ Mutation = merge_types(
         TeamMutations,
         CustomerMutations,
         CustomerImportMutations,
+        ClientMutations,
+        AccountMutations,
+        IdentityProviderMutations,
     ),
 )
 
