@@ -214,9 +214,11 @@ class Endpoints:
         or the one chosen) and send the browser back to the client with a code."""
         async with self.services.engine.connect() as conn:
             memberships = await memberships_of(conn, account_id)
-        only = tenant_id or page.client.tenant_id
-        if only is not None:
-            memberships = [m for m in memberships if m.tenant_id == only]
+        # A tenant's own client signs in to that tenant only; a federated sign-in to
+        # the tenant whose provider vouched. Both, when both apply.
+        for only in (page.client.tenant_id, tenant_id):
+            if only is not None:
+                memberships = [m for m in memberships if m.tenant_id == only]
         if chosen:
             memberships = [m for m in memberships if m.tenant_slug == chosen]
         if not memberships:

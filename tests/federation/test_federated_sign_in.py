@@ -214,3 +214,20 @@ def test_an_unsigned_id_token_is_refused():
     unsigned = f"{header.decode()}.{signed[1]}."
     with pytest.raises(FederationError):
         validate_id_token(unsigned, _metadata(), CONFIG, "n1")
+
+
+async def test_another_tenants_client_cannot_use_this_tenants_provider(client, corp, owner):
+    """A client bound to another tenant: the provider vouches for a corp user, but the
+    client may only sign in to its own tenant."""
+    other = await make_tenant(owner, client._transport.app.state.services, "elsewhere")
+    foreign_spa = await register_spa(owner, other.id)
+    async with browser(client) as web:
+        auth = authorization(foreign_spa)
+        await open_sign_in(web, auth)
+        start = await web.get(
+            "/oauth/federated/start?" + urlencode({**auth.params, "tenant": corp.slug})
+        )
+        callback = urlsplit(await provider_sign_in(start.headers["location"], "ada"))
+        response = await web.get(f"{callback.path}?{callback.query}")
+    assert response.status_code == 403
+    assert "location" not in response.headers
