@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from app.errors import UserError
 
@@ -46,3 +47,36 @@ def check_choice(field: str, value: str | None, choices: tuple[str, ...]) -> Use
     if value is not None and value not in choices:
         return UserError(field, "INVALID", f"{field} must be one of {', '.join(choices)}")
     return None
+
+
+# Plain http is only for a machine talking to itself (development, tests).
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+HTTPS_RULE = "must be an https:// URL (http:// only for 127.0.0.1, [::1] or localhost)"
+MAX_URL_LENGTH = 2000
+
+
+def web_url_problem(value: str) -> str | None:
+    """Why `value` is no acceptable absolute https URL (redirect URIs, web origins,
+    identity provider issuers), or None. No fragment, wildcard or credentials."""
+    if len(value) > MAX_URL_LENGTH:
+        return f"must be at most {MAX_URL_LENGTH} characters"
+    if any(c.isspace() or ord(c) < 32 for c in value):
+        return "must not contain spaces or control characters"
+    if "*" in value:
+        return "must not contain wildcards"
+    if "#" in value:
+        return "must not have a fragment"
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # a port out of range raises ValueError
+    except ValueError:
+        return "is not a valid URL"
+    if port == 0:
+        return "is not a valid URL"
+    if not parts.hostname:
+        return HTTPS_RULE
+    if parts.username is not None or parts.password is not None:
+        return "must not carry a user name or password"
+    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS):
+        return None
+    return HTTPS_RULE

@@ -32,16 +32,13 @@ from app.errors import UserError, UserErrors, fail
 from app.oauth.secrets import hash_secret, new_secret
 from app.oauth.tables import oauth_clients
 from app.users.tables import users
-from app.validation import check_required
+from app.validation import check_required, web_url_problem
 
 MANAGE = "clients:manage"
 # Running as someone else hands out their data scope: only for those who could
 # already change that user's role.
 RUN_AS_OTHERS = "users:manage"
 MAX_URIS = 20
-MAX_URI_LENGTH = 2000
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
-HTTPS_RULE = "must be an https:// URL (http:// only for 127.0.0.1, [::1] or localhost)"
 
 # Every column but the secret's hash: it never leaves the database once written.
 CLIENT_COLUMNS = [c for c in oauth_clients.c if c.key != "secret_hash"]
@@ -81,34 +78,8 @@ def check_scopes(scopes: list[str], granted: frozenset[str]) -> list[UserError]:
     return []
 
 
-def _url_problem(value: str) -> str | None:
-    """Why `value` is no acceptable absolute URL for a browser client, or None."""
-    if len(value) > MAX_URI_LENGTH:
-        return f"must be at most {MAX_URI_LENGTH} characters"
-    if any(c.isspace() or ord(c) < 32 for c in value):
-        return "must not contain spaces or control characters"
-    if "*" in value:
-        return "must not contain wildcards"
-    if "#" in value:
-        return "must not have a fragment"
-    try:
-        parts = urlsplit(value)
-        port = parts.port  # a port out of range raises ValueError
-    except ValueError:
-        return "is not a valid URL"
-    if port == 0:
-        return "is not a valid URL"
-    if not parts.hostname:
-        return HTTPS_RULE
-    if parts.username is not None or parts.password is not None:
-        return "must not carry a user name or password"
-    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS):
-        return None
-    return HTTPS_RULE
-
-
 def redirect_uri_problem(value: str) -> str | None:
-    return _url_problem(value)
+    return web_url_problem(value)
 
 
 def canonical_origin(value: str) -> str:
@@ -122,7 +93,7 @@ def canonical_origin(value: str) -> str:
 
 
 def web_origin_problem(value: str) -> str | None:
-    if problem := _url_problem(value):
+    if problem := web_url_problem(value):
         return problem
     parts = urlsplit(value)
     if parts.path or parts.query or value.endswith("?"):

@@ -381,22 +381,7 @@ class AuthorizationServer(_AuthorizationServer):
             return await self._client_token(client, scope)
         assert user is not None
         access = await self._user_access(user)
-        token = {
-            "token_type": "Bearer",
-            "access_token": await issue_access_token(
-                keyring=self.services.keyring,
-                settings=self.services.settings,
-                tenant_id=user.tenant_id,
-                user_id=user.user_id,
-                roles=[access.role.name],
-                ttl_seconds=ACCESS_TOKEN_TTL,
-                client_id=client.client_id,
-                scope=scope,
-                session_id=user.session_id,
-            ),
-            "expires_in": ACCESS_TOKEN_TTL,
-            "scope": scope,
-        }
+        token = await self._bearer(client, user.tenant_id, access, scope, user.session_id)
         if include_refresh_token:
             async with self.services.engine.begin() as conn:
                 token["refresh_token"] = await store.issue_refresh_token(
@@ -419,18 +404,21 @@ class AuthorizationServer(_AuthorizationServer):
                 entity_type="api_client", entity_id=None,
                 changes=diff(None, {"client_id": client.client_id, "scope": scope}),
             )  # fmt: skip
+        return await self._bearer(client, client.tenant_id, access, scope, None)
+
+    async def _bearer(
+        self, client: Client, tenant_id: uuid.UUID, access, scope: str,
+        session_id: uuid.UUID | None,
+    ) -> dict:  # fmt: skip
+        access_token = await issue_access_token(
+            keyring=self.services.keyring, settings=self.services.settings,
+            tenant_id=tenant_id, user_id=access.id, roles=[access.role.name],
+            ttl_seconds=ACCESS_TOKEN_TTL, client_id=client.client_id, scope=scope,
+            session_id=session_id,
+        )  # fmt: skip
         return {
             "token_type": "Bearer",
-            "access_token": await issue_access_token(
-                keyring=self.services.keyring,
-                settings=self.services.settings,
-                tenant_id=client.tenant_id,
-                user_id=client.run_as_user_id,
-                roles=[access.role.name],
-                ttl_seconds=ACCESS_TOKEN_TTL,
-                client_id=client.client_id,
-                scope=scope,
-            ),
+            "access_token": access_token,
             "expires_in": ACCESS_TOKEN_TTL,
             "scope": scope,
         }
