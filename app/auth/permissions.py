@@ -21,6 +21,11 @@ PERMISSIONS: dict[str, str] = {
     "customers:write_credit": "Set customers' credit limits",
     "contacts:read": "See contacts",
     "contacts:write": "Create, change and delete contacts",
+    "opportunities:read": "See opportunities and the pipeline",
+    "opportunities:write": "Create, change, move and close opportunities",
+    "pipelines:manage": "Define pipelines and their stages",
+    "activities:read": "See activities, tasks and appointments",
+    "activities:write": "Log activities; create and change tasks and appointments",
     "jobs:read": "See background jobs",
     "users:read": "See users, teams and roles",
     "users:manage": "Add users and change their role, team and status",
@@ -32,8 +37,25 @@ PERMISSIONS: dict[str, str] = {
 }
 DATA_SCOPES = ("assigned", "own", "team", "all")
 
-READ = frozenset({"customers:read", "contacts:read", "jobs:read", "users:read"})
-WRITE = frozenset({"customers:write", "contacts:write", "customers:import"})
+READ = frozenset(
+    {
+        "customers:read",
+        "contacts:read",
+        "opportunities:read",
+        "activities:read",
+        "jobs:read",
+        "users:read",
+    }
+)
+WRITE = frozenset(
+    {
+        "customers:write",
+        "contacts:write",
+        "customers:import",
+        "opportunities:write",
+        "activities:write",
+    }
+)
 # Sensitive fields: without these the field is refused, never silently returned.
 CREDIT = frozenset({"customers:read_credit", "customers:write_credit"})
 
@@ -57,7 +79,12 @@ BUILTIN_ROLES: dict[str, RoleDefinition] = {
         _builtin("admin", frozenset(PERMISSIONS), "all", "Everything, every record"),
         _builtin("manager", READ | WRITE | CREDIT, "team", "Runs a team: its records and the pool"),
         _builtin("sales", READ | WRITE, "own", "A sales rep: own customers and the pool"),
-        _builtin("service", READ | {"contacts:write"}, "team", "Customer service for a team"),
+        _builtin(
+            "service",
+            READ | {"contacts:write", "activities:write"},
+            "team",
+            "Customer service for a team",
+        ),  # fmt: skip
         _builtin(
             "warehouse",
             frozenset({"customers:read", "contacts:read"}),
