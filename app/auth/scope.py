@@ -3,7 +3,8 @@ adds to its statement (lists, counts, get-by-id, nested fields, search, jobs). A
 outside the scope is indistinguishable from one that does not exist.
 
 Capabilities say how their rows relate to people (an owner column, a creator column,
-or a parent row) and call these; they never test roles themselves.
+an assignment column, or a parent row) and call these; they never test roles
+themselves.
 """
 
 from __future__ import annotations
@@ -54,9 +55,18 @@ def people_visible(principal: Scoped, person: Any) -> ColumnElement[bool]:
     return false()
 
 
-def owner_visible(principal: Scoped, owner: Any) -> ColumnElement[bool]:
+def owner_visible(
+    principal: Scoped, owner: Any, assigned: Any | None = None
+) -> ColumnElement[bool]:
     """Owned rows: as `people_visible`, plus the unowned pool for own and team scopes
-    (reps must see the public pool to claim from it); `assigned` never sees the pool."""
+    (reps must see the public pool to claim from it).
+
+    `assigned` scope sees only rows whose assignment column (`assigned`, e.g. a
+    customer's partner) names the user: owning a row grants it nothing, since the owner
+    is the internal rep responsible and a partner is assigned separately; it never sees
+    the pool. Rows with no assignment column are not visible to it at all."""
+    if principal.data_scope == "assigned":
+        return false() if assigned is None else assigned == principal.user_id
     condition = people_visible(principal, owner)
     if principal.data_scope in ("own", "team"):
         return or_(condition, owner.is_(None))

@@ -47,6 +47,9 @@ class CustomerFilter:
     owner_id: IdFilter | None = strawberry.field(
         default=None, description="isNull: true lists the public pool."
     )
+    partner_id: IdFilter | None = strawberry.field(
+        default=None, description="isNull: true lists customers assigned to no partner."
+    )
     tags: TagsFilter | None = None
     created_at: DateTimeFilter | None = None
     created_on: DateFilter | None = strawberry.field(
@@ -102,6 +105,7 @@ def customer_condition(f: CustomerFilter, time_zone: str, depth: int = 0) -> Col
             enum_condition(c.category, f.category),
             enum_condition(c.tier, f.tier),
             id_condition(c.owner_id, f.owner_id, "ownerId"),
+            id_condition(c.partner_id, f.partner_id, "partnerId"),
             tags_condition(c.tags, f.tags),
             datetime_condition(c.created_at, f.created_at),
             date_condition(c.created_at, f.created_on, time_zone),

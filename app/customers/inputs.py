@@ -12,6 +12,10 @@ from app.api.errors import UserErrorType
 from app.customers.types import Contact, Customer, CustomerCategory, CustomerTier
 
 UNSET: Any = strawberry.UNSET
+PARTNER_ID = (
+    "The partner (distributor) user to assign the customer to: an active user whose role "
+    "has the assigned data scope. null unassigns."
+)
 
 
 @strawberry.input
@@ -29,6 +33,7 @@ class CreateCustomerInput:
     email: str | None = UNSET
     address: str | None = UNSET
     owner_id: strawberry.ID | None = UNSET
+    partner_id: strawberry.ID | None = strawberry.field(default=UNSET, description=PARTNER_ID)
     tags: list[str] | None = UNSET
     notes: str | None = UNSET
     external_ref: str | None = UNSET
@@ -51,6 +56,7 @@ class UpdateCustomerInput:
     email: str | None = UNSET
     address: str | None = UNSET
     owner_id: strawberry.ID | None = UNSET
+    partner_id: strawberry.ID | None = strawberry.field(default=UNSET, description=PARTNER_ID)
     tags: list[str] | None = UNSET
     notes: str | None = UNSET
     external_ref: str | None = UNSET

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import enum
+import uuid
 from typing import Any
 
 import strawberry
 
 from app.api.context import Info
 from app.api.errors import run_mutation
-from app.api.ids import optional_uuid, require_uuid
+from app.api.ids import optional_uuid, parse_uuid, require_uuid
 from app.api.permissions import requires
 from app.api.selection import selected_paths
 from app.customers import service
@@ -33,13 +34,13 @@ from app.customers.types import (
     build_contacts,
     build_customers,
 )
-from app.errors import fail
+from app.errors import UserErrors, fail
 
 UNSET: Any = strawberry.UNSET
 
 CUSTOMER_INPUT_FIELDS = (
     "name", "category", "tier", "industry", "region", "source", "phone", "email",
-    "address", "owner_id", "tags", "notes", "external_ref", "credit_limit",
+    "address", "owner_id", "partner_id", "tags", "notes", "external_ref", "credit_limit",
 )  # fmt: skip
 CONTACT_INPUT_FIELDS = ("name", "title", "phone", "email", "birthday", "is_primary")
 
@@ -65,7 +66,19 @@ def _provided(input: object, names) -> dict[str, Any]:
         out[name] = value
     if "owner_id" in out:
         out["owner_id"] = optional_uuid(out["owner_id"], "ownerId", "user")
+    if "partner_id" in out:
+        out["partner_id"] = _partner_id(out["partner_id"])
     return out
+
+
+def _partner_id(value: object) -> uuid.UUID | None:
+    """A malformed id names no user: the same error as an unknown one."""
+    if value is None:
+        return None
+    parsed = parse_uuid(value)
+    if parsed is None:
+        raise UserErrors([service.NOT_A_USER])
+    return parsed
 
 
 async def _customer_mutation(info: Info, payload: type, change) -> Any:

@@ -55,7 +55,8 @@ def contact_search(text: str | None) -> ColumnElement[bool]:
 
 
 def visible_customers(who: Scoped) -> ColumnElement[bool]:
-    return owner_visible(who, customers.c.owner_id)
+    """By owner (and the pool) for internal users; by partner for the assigned scope."""
+    return owner_visible(who, customers.c.owner_id, assigned=customers.c.partner_id)
 
 
 def visible_contacts(who: Scoped) -> ColumnElement[bool]:

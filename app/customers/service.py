@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.audit.service import Actor
 from app.auth.principal import Scoped
+from app.auth.roles import resolve_role
 from app.auth.scope import people_visible
 from app.customers.queries import visible_contacts, visible_customers
 from app.customers.rules import normalise_contact, normalise_customer
@@ -47,12 +48,41 @@ async def _check_owner(
     return []
 
 
+NOT_A_USER = UserError("partnerId", "INVALID", "no active user with this id")
+NOT_A_PARTNER = UserError(
+    "partnerId",
+    "INVALID",
+    "this user cannot be a customer's partner: only users whose role has the assigned "
+    "data scope (such as partner) can",
+)
+
+
+async def _check_partner(conn: AsyncConnection, fields: dict[str, Any]) -> list[UserError]:
+    """A partner must be an active user of this tenant whose role sees by assignment:
+    for anyone else being assigned means nothing. Unlike an owner, the partner need not
+    be in the writer's own scope: distributors belong to no department, so a rep could
+    otherwise assign none."""
+    partner_id = fields.get("partner_id")
+    if partner_id is None:
+        return []
+    user = (
+        await conn.execute(select(users.c.active, users.c.role).where(users.c.id == partner_id))
+    ).first()
+    if user is None or not user.active:
+        return [NOT_A_USER]
+    role = await resolve_role(conn, user.role)
+    if role is None or role.data_scope != "assigned":
+        return [NOT_A_PARTNER]
+    return []
+
+
 async def _validated_customer(
     conn: AsyncConnection, fields: dict[str, Any], who: Scoped, *, creating: bool
 ) -> dict[str, Any]:
     fields = dict(fields)
     errors = normalise_customer(fields, creating=creating)
     errors += await _check_owner(conn, fields, who)
+    errors += await _check_partner(conn, fields)
     if errors:
         raise UserErrors(errors)
     return fields

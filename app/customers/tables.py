@@ -41,6 +41,9 @@ customers = Table(
     Column("email", Text),
     Column("address", Text),
     Column("owner_id", Uuid, ForeignKey("users.id")),
+    # The partner (distributor) user serving the customer; the owner stays responsible.
+    # Data scope "assigned" sees customers by this column, never by owner.
+    Column("partner_id", Uuid, ForeignKey("users.id")),
     Column("tags", ARRAY(Text), nullable=False, server_default="{}"),
     Column("notes", Text),
     Column("external_ref", Text),
@@ -72,6 +75,7 @@ customers = Table(
     Index("ix_customers_category", "category", postgresql_where=LIVE),
     Index("ix_customers_tier", "tier", postgresql_where=LIVE),
     Index("ix_customers_owner_id", "owner_id", postgresql_where=LIVE),
+    Index("ix_customers_partner_id", "partner_id", postgresql_where=LIVE),
     Index("ix_customers_tags", "tags", postgresql_using="gin"),
     Index("ix_customers_search_tokens", "search_tokens", postgresql_using="gin"),
     Index("ix_customers_deleted_at", "deleted_at", postgresql_where=text("deleted_at IS NOT NULL")),

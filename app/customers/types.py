@@ -85,6 +85,10 @@ class Customer:
     owner_id: strawberry.ID | None = strawberry.field(
         description="The responsible user; null means the customer is in the public pool."
     )
+    partner_id: strawberry.ID | None = strawberry.field(
+        description="The partner (distributor) user the customer is assigned to; partner "
+        "users see exactly the customers assigned to them."
+    )
     tags: list[str]
     notes: str | None
     external_ref: str | None = strawberry.field(
@@ -101,6 +105,7 @@ class Customer:
         "customers:read_credit.",
     )
     owner: User | None = None
+    partner: User | None = None
     contacts: list[Contact] = strawberry.field(
         default_factory=list, description="Live contacts, the primary one first."
     )
@@ -119,6 +124,7 @@ class Customer:
             email=row.email,
             address=row.address,
             owner_id=strawberry.ID(str(row.owner_id)) if row.owner_id else None,
+            partner_id=strawberry.ID(str(row.partner_id)) if row.partner_id else None,
             tags=list(row.tags),
             notes=row.notes,
             external_ref=row.external_ref,
@@ -140,12 +146,26 @@ async def build_customers(
         grouped = await contacts_by_customer(conn, [r.id for r in rows])
         for node, row in zip(nodes, rows, strict=True):
             node.contacts = [Contact.from_row(c) for c in grouped.get(row.id, [])]
-    if f"{prefix}owner" in selected and rows:
-        owners = await users_by_id(conn, [r.owner_id for r in rows])
-        for node, row in zip(nodes, rows, strict=True):
-            owner = owners.get(row.owner_id)
-            node.owner = User.from_row(owner) if owner else None
+    await _attach_people(conn, nodes, rows, selected, prefix)
     return nodes
+
+
+PEOPLE = {"owner": "owner_id", "partner": "partner_id"}  # field -> the column naming them
+
+
+async def _attach_people(
+    conn: AsyncConnection, nodes: list[Customer], rows: Sequence[Row], selected: set[str],
+    prefix: str,
+) -> None:  # fmt: skip
+    """Owners and partners are both users: one statement for whichever were selected."""
+    wanted = {name: column for name, column in PEOPLE.items() if f"{prefix}{name}" in selected}
+    if not wanted or not rows:
+        return
+    people = await users_by_id(conn, [getattr(r, c) for r in rows for c in wanted.values()])
+    for node, row in zip(nodes, rows, strict=True):
+        for field, column in wanted.items():
+            person = people.get(getattr(row, column))
+            setattr(node, field, User.from_row(person) if person else None)
 
 
 async def build_contacts(

@@ -1,5 +1,7 @@
 """Data scope (own, team, all, assigned): every read path shows each user exactly the
-records their role's scope allows, and nothing else; writes obey the same scope."""
+records their role's scope allows, and nothing else; writes obey the same scope.
+Internal users see customers by owner (and the pool); partners (assigned) see only the
+customers assigned to them, whoever owns them."""
 
 from __future__ import annotations
 
@@ -25,8 +27,16 @@ PEOPLE = {
     "viewer_west": ("viewer", "west"),
     "warehouse": ("warehouse", None),
     "partner": ("partner", None),
+    "partner_b": ("partner", None),
 }
+# The partner owns one customer, which must not make it visible to them.
 OWNED = {"rep_east": 2, "rep_sh": 3, "rep_west": 4, "partner": 1, "admin": 1, None: 2}
+# Customers assigned to each partner, as (owner, index): reps' customers and one from the
+# pool (the rest of the pool stays out of their sight).
+ASSIGNED = {
+    "partner": [("rep_east", 0), ("rep_west", 1), ("pool", 0)],
+    "partner_b": [("rep_sh", 0)],
+}
 EXPECTED = {
     "admin": 13,
     "warehouse": 13,
@@ -35,7 +45,8 @@ EXPECTED = {
     "rep_east": 2 + 2,
     "rep_sh": 3 + 2,
     "viewer_west": 4 + 2,
-    "partner": 1,
+    "partner": 3,
+    "partner_b": 1,
 }
 
 CREATE_TEAM = """mutation($input: CreateTeamInput!) {
@@ -76,6 +87,7 @@ async def org(api, owner, services):
             user_id=ids[person], roles=[PEOPLE[person][0]],
         )  # fmt: skip
     owned: dict[str, list[str]] = {}
+    contacts: dict[str, str] = {}
     async with tenant_transaction(services.engine, tenant.schema) as conn:
         for person, count in OWNED.items():
             for i in range(count):
@@ -83,12 +95,20 @@ async def org(api, owner, services):
                     conn, actor=SYSTEM, who=EVERYTHING, customer_id=None,
                     fields={"name": f"Scope {person or 'pool'} {i}", "owner_id": ids.get(person)},
                 )  # fmt: skip
-                await customers.create_contact(
+                contact = await customers.create_contact(
                     conn, actor=SYSTEM, who=EVERYTHING, contact_id=None, customer_id=row.id,
                     fields={"name": f"Contact of {row.name}", "is_primary": True},
                 )  # fmt: skip
                 owned.setdefault(person or "pool", []).append(str(row.id))
-    return {"tenant": tenant, "tokens": tokens, "ids": ids, "teams": teams, "owned": owned}
+                contacts[str(row.id)] = str(contact.id)
+        for partner, assigned in ASSIGNED.items():
+            for person, i in assigned:
+                await customers.update_customer(
+                    conn, actor=SYSTEM, who=EVERYTHING, customer_id=uuid.UUID(owned[person][i]),
+                    version=1, fields={"partner_id": ids[partner]},
+                )  # fmt: skip
+    return {"tenant": tenant, "tokens": tokens, "ids": ids, "teams": teams, "owned": owned,
+            "contacts": contacts}  # fmt: skip
 
 
 def _visible_owners(person: str) -> set[str]:
@@ -100,8 +120,14 @@ def _visible_owners(person: str) -> set[str]:
         "rep_east": {"rep_east", "pool"},
         "rep_sh": {"rep_sh", "pool"},
         "viewer_west": {"rep_west", "pool"},
-        "partner": {"partner"},
     }[person]
+
+
+def _visible(org, person: str) -> set[str]:
+    """Customer ids the person may see: by owner, or for partners by assignment only."""
+    if person in ASSIGNED:
+        return {org["owned"][owner][i] for owner, i in ASSIGNED[person]}
+    return {i for owner in _visible_owners(person) for i in org["owned"].get(owner, [])}
 
 
 LIST = """{ customers(first: 100) { totalCount edges { node { id contacts { id } } } }
@@ -112,24 +138,132 @@ LIST = """{ customers(first: 100) { totalCount edges { node { id contacts { id }
 @pytest.mark.parametrize("person", list(EXPECTED))
 async def test_lists_counts_and_search_match_the_scope(api, org, person):
     data = await api.gql(LIST, token=org["tokens"][person])
-    expected_ids = {i for owner in _visible_owners(person) for i in org["owned"].get(owner, [])}
+    expected_ids = _visible(org, person)
     got = {e["node"]["id"] for e in data["customers"]["edges"]}
     assert got == expected_ids
     assert data["customers"]["totalCount"] == EXPECTED[person] == len(expected_ids)
     assert data["searched"]["totalCount"] == EXPECTED[person]
     assert data["contacts"]["totalCount"] == EXPECTED[person]
     assert {e["node"]["customer"]["id"] for e in data["contacts"]["edges"]} == expected_ids
+    assert {c["id"] for e in data["customers"]["edges"] for c in e["node"]["contacts"]} == {
+        org["contacts"][i] for i in expected_ids
+    }
 
 
-@pytest.mark.parametrize("person", ["rep_east", "mgr_east", "viewer_west", "partner"])
+@pytest.mark.parametrize("person", ["rep_east", "mgr_east", "viewer_west", "partner", "partner_b"])
 async def test_out_of_scope_by_id_looks_missing(api, org, person):
-    visible = {i for o in _visible_owners(person) for i in org["owned"].get(o, [])}
+    visible = _visible(org, person)
     for customer_id in (i for ids in org["owned"].values() for i in ids):
         data = await api.gql(
-            "query($id: ID!) { customer(id: $id) { id contacts { id } } }", {"id": customer_id},
+            "query($id: ID!, $k: ID!) { customer(id: $id) { id contacts { id } }"
+            " contact(id: $k) { id customer { id } } }",
+            {"id": customer_id, "k": org["contacts"][customer_id]},
             token=org["tokens"][person],
         )  # fmt: skip
-        assert (data["customer"] is not None) == (customer_id in visible), customer_id
+        seen = customer_id in visible
+        assert (data["customer"] is not None) == seen, customer_id
+        assert (data["contact"] is not None) == seen, customer_id
+        if seen:
+            assert data["customer"]["contacts"] == [{"id": org["contacts"][customer_id]}]
+            assert data["contact"]["customer"] == {"id": customer_id}
+
+
+PARTNER_FILTERS = """query($me: ID!, $other: ID!, $notMine: ID!) {
+  pool: customers(filter: {ownerId: {isNull: true}}) { edges { node { id } } }
+  ownedByMe: customers(filter: {ownerId: {eq: $me}}) { totalCount }
+  assignedToMe: customers(filter: {partnerId: {eq: $me}}) { totalCount }
+  assignedToOther: customers(filter: {partnerId: {eq: $other}}) { totalCount }
+  unassigned: customers(filter: {partnerId: {isNull: true}}) { totalCount }
+  searchedPool: customers(filter: {search: "Scope pool"}) { edges { node { id } } }
+  searchedOwn: customers(filter: {search: "Scope partner"}) { totalCount }
+  either: customers(filter: {or: [{ownerId: {isNull: true}}, {tags: {any: ["none"]}}]}) {
+    totalCount }
+  contactsOfOther: contacts(filter: {customerId: {eq: $notMine}}) { totalCount }
+  contactsSearched: contacts(filter: {search: "Contact of Scope"}) { totalCount }
+}"""
+
+
+async def test_partner_filters_and_search_stay_within_the_assignment(api, org):
+    """Filters narrow what is visible; they never widen it: not to the pool, not to what
+    the partner owns, not to another partner's customers."""
+    ids = org["ids"]
+    data = await api.gql(
+        PARTNER_FILTERS,
+        {"me": str(ids["partner"]), "other": str(ids["partner_b"]),
+         "notMine": org["owned"]["rep_sh"][0]},
+        token=org["tokens"]["partner"],
+    )  # fmt: skip
+    assigned_pool = {org["owned"]["pool"][0]}
+    assert {e["node"]["id"] for e in data["pool"]["edges"]} == assigned_pool
+    assert data["ownedByMe"]["totalCount"] == 0
+    assert data["assignedToMe"]["totalCount"] == EXPECTED["partner"]
+    assert data["assignedToOther"]["totalCount"] == 0
+    assert data["unassigned"]["totalCount"] == 0
+    assert {e["node"]["id"] for e in data["searchedPool"]["edges"]} == assigned_pool
+    assert data["searchedOwn"]["totalCount"] == 0
+    assert data["either"]["totalCount"] == 1
+    assert data["contactsOfOther"]["totalCount"] == 0
+    assert data["contactsSearched"]["totalCount"] == EXPECTED["partner"]
+
+
+ASSIGN = """mutation($id: ID!, $v: Int!, $p: ID) {
+  updateCustomer(input: {id: $id, version: $v, partnerId: $p}) {
+    customer { version partnerId partner { id email } } userErrors { field code message } } }"""
+SEES = """query($id: ID!) { customer(id: $id) { id contacts { id } }
+  customers { totalCount } contacts { totalCount } }"""
+VERSION = "query($id: ID!) { customer(id: $id) { version } }"
+
+
+async def test_assigning_and_unassigning_changes_what_a_partner_sees(api, org):
+    customer_id = org["owned"]["rep_west"][2]
+    partner, rep = org["tokens"]["partner_b"], org["tokens"]["rep_west"]
+
+    async def partner_sees() -> dict:
+        return await api.gql(SEES, {"id": customer_id}, token=partner)
+
+    before = await partner_sees()
+    assert before["customer"] is None
+    version = (await api.gql(VERSION, {"id": customer_id}, token=rep))["customer"]["version"]
+    # The owning rep assigns it: the distributor is in no team, any partner may be picked.
+    assigned = await api.gql(
+        ASSIGN, {"id": customer_id, "v": version, "p": str(org["ids"]["partner_b"])}, token=rep
+    )
+    try:
+        payload = assigned["updateCustomer"]
+        assert payload["userErrors"] == []
+        assert payload["customer"]["partnerId"] == str(org["ids"]["partner_b"])
+        assert payload["customer"]["partner"]["email"].startswith("partner_b@")
+        after = await partner_sees()
+        assert after["customer"]["contacts"] == [{"id": org["contacts"][customer_id]}]
+        assert after["customers"]["totalCount"] == before["customers"]["totalCount"] + 1
+        assert after["contacts"]["totalCount"] == before["contacts"]["totalCount"] + 1
+        # The rep still owns and sees it.
+        assert (await api.gql(VERSION, {"id": customer_id}, token=rep))["customer"] is not None
+    finally:
+        cleared = await api.gql(ASSIGN, {"id": customer_id, "v": version + 1, "p": None}, token=rep)
+    assert cleared["updateCustomer"]["userErrors"] == []
+    assert cleared["updateCustomer"]["customer"]["partner"] is None
+    assert await partner_sees() == before
+
+
+async def test_partners_cannot_write(api, org):
+    """Partners read what is assigned to them; changing it is for the tenant's staff."""
+    customer_id = org["owned"]["rep_east"][0]
+    for mutation in (
+        'updateCustomer(input: {id: $id, version: 1, name: "x"}) { userErrors { code } }',
+        "updateCustomer(input: {id: $id, version: 1, partnerId: null}) { userErrors { code } }",
+        'createContact(input: {customerId: $id, name: "x"}) { userErrors { code } }',
+    ):
+        errors = await api.errors(
+            f"mutation($id: ID!) {{ {mutation} }}", {"id": customer_id},
+            token=org["tokens"]["partner"],
+        )  # fmt: skip
+        assert errors[0]["extensions"]["code"] == "FORBIDDEN"
+    data = await api.gql(
+        "query($id: ID!) { customer(id: $id) { version partnerId } }", {"id": customer_id},
+        token=org["tokens"]["partner"],
+    )  # fmt: skip
+    assert data["customer"] == {"version": 2, "partnerId": str(org["ids"]["partner"])}
 
 
 async def test_out_of_scope_writes_look_missing(api, org):

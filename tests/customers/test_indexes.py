@@ -22,6 +22,7 @@ CASES = [
     ({"category": {"eq": "ACTIVE"}}, None),
     ({"tier": {"in": ["A", "B"]}}, None),
     ({"ownerId": {"isNull": True}}, None),
+    ({"partnerId": {"eq": "5b0d3f4e-8a61-4c1e-9f3a-2d7c6b1e0a94"}}, None),
     ({"tags": {"all": ["VIP"]}}, None),
     ({"tags": {"any": ["VIP", "华南"]}}, None),
     ({"createdAt": {"gte": "2026-01-01T00:00:00Z"}}, None),

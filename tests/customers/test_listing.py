@@ -182,7 +182,7 @@ NESTED = """
 query($first: Int) {
   customers(first: $first) {
     totalCount
-    edges { node { id name owner { email } contacts { id name isPrimary } } }
+    edges { node { id name owner { email } partner { email } contacts { id name isPrimary } } }
   }
 }"""
 
@@ -196,7 +196,7 @@ async def test_statements_do_not_grow_with_the_page(api, listing, sql_counter):
         assert len(edges) == first
         assert sum(len(e["node"]["contacts"]) for e in edges) > 0
         counts[first] = sql_counter.count
-    # page + count + contacts + owners; principal lookups are cached
+    # page + count + contacts + owners and partners; principal lookups are cached
     assert counts[10] == counts[100] <= 4, counts
 
 
