@@ -18,6 +18,7 @@ from app.customers.queries import visible_contacts, visible_customers
 from app.customers.rules import normalise_contact, normalise_customer
 from app.customers.tables import contacts, customers
 from app.errors import UserError, UserErrors, fail
+from app.pool.history import OwnerChange, record_changes
 from app.records import apply_change, insert_once, lock_for_change
 from app.users.tables import users
 
@@ -97,10 +98,15 @@ async def create_customer(
     fields: dict[str, Any],
 ) -> Row:
     values = await _validated_customer(conn, fields, who, creating=True)
-    row, _ = await insert_once(
+    row, created = await insert_once(
         conn, customers, actor=actor, entity="customer", row_id=customer_id, values=values,
         unique=CUSTOMER_UNIQUE,
     )  # fmt: skip
+    if created and row.owner_id is not None:  # ownership history (app/pool); audited above
+        await record_changes(
+            conn, actor=actor, kind="create", audit=False,
+            changes=[OwnerChange(row.id, None, row.owner_id)],
+        )  # fmt: skip
     return row
 
 
@@ -118,10 +124,16 @@ async def update_customer(
         visible=visible_customers(who),
     )  # fmt: skip
     values = await _validated_customer(conn, fields, who, creating=False)
-    return await apply_change(
+    row = await apply_change(
         conn, customers, current, actor=actor, entity="customer", action="update",
         values=values, unique=CUSTOMER_UNIQUE,
     )  # fmt: skip
+    # Ownership history (app/pool); the change itself is audited above.
+    await record_changes(
+        conn, actor=actor, kind="update", audit=False,
+        changes=[OwnerChange(row.id, current.owner_id, row.owner_id)],
+    )  # fmt: skip
+    return row
 
 
 async def delete_customer(
