@@ -1,13 +1,40 @@
 """Every tenant table, imported so the metadata is complete (migration checks, tests)."""
 
+from app.activities.tables import activities, appointments, notifications, tasks
 from app.audit.tables import audit_log
 from app.auth.tables import roles
 from app.customers.tables import contacts, customers
 from app.jobs.tables import jobs, uploads
+from app.pipeline.tables import (
+    opportunities,
+    opportunity_stage_history,
+    pipeline_stages,
+    pipelines,
+)
+from app.pool.tables import customer_ownership_changes, pool_settings
 from app.teams.tables import teams
 from app.users.tables import users
 
-__all__ = ["audit_log", "contacts", "customers", "jobs", "roles", "teams", "uploads", "users"]
+__all__ = [
+    "activities",
+    "appointments",
+    "audit_log",
+    "contacts",
+    "customer_ownership_changes",
+    "customers",
+    "jobs",
+    "notifications",
+    "opportunities",
+    "opportunity_stage_history",
+    "pipeline_stages",
+    "pipelines",
+    "pool_settings",
+    "roles",
+    "tasks",
+    "teams",
+    "uploads",
+    "users",
+]
 
 # Every catalog table, likewise.
 from app.accounts.tables import (  # noqa: E402

@@ -16,9 +16,11 @@ from workers.tasks import (
     JOB_TIMEOUT_SECONDS,
     MAIL_MAX_TRIES,
     prune_outbox,
+    reclaim_idle_customers,
     relay_outbox,
     run_job,
     send_password_reset_mail,
+    send_reminders,
     sweep_stalled_jobs,
 )
 
@@ -41,7 +43,9 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
             # database state (pending outbox rows, stale heartbeats), not from ticks.
             cron(relay_outbox, second=set(range(0, 60, 5)), timeout=30),
             cron(sweep_stalled_jobs, second={7}, timeout=50),
+            cron(send_reminders, second={23}, timeout=50),
             cron(prune_outbox, hour={3}, minute={17}, second={0}, timeout=50),
+            cron(reclaim_idle_customers, minute={41}, second={0}, timeout=50),
         ],
         redis_settings=redis_settings(settings),
         queue_name=settings.queue_name,

@@ -10,11 +10,13 @@ from arq import Retry
 from sqlalchemy import select, text
 
 from app.accounts import mail, reset
+from app.activities import reminders
 from app.audit.service import Actor
 from app.auth.principal import load_tenant
 from app.db import tenant_transaction
 from app.jobs import service as jobs
 from app.outbox import service as outbox
+from app.pool import reclaim
 from tenants import catalog
 from tenants.migrations import quote_ident
 
@@ -89,6 +91,18 @@ async def relay_outbox(ctx: dict[str, Any]) -> int:
 async def prune_outbox(ctx: dict[str, Any]) -> int:
     """Dispatched outbox rows are kept a week for inspection, then deleted."""
     return await outbox.prune(ctx["services"].engine)
+
+
+async def send_reminders(ctx: dict[str, Any]) -> int:
+    """Due-task and upcoming-appointment reminders into users' inboxes, every tenant.
+    Idempotent: a reminder exists once however often (or concurrently) this runs."""
+    return await reminders.remind_all_tenants(ctx["services"].engine)
+
+
+async def reclaim_idle_customers(ctx: dict[str, Any]) -> int:
+    """Customers without follow-up for their tenant's reclaim period go back to the
+    public pool, every tenant. Works from the database state: idempotent, catches up."""
+    return await reclaim.reclaim_all_tenants(ctx["services"].engine)
 
 
 async def sweep_stalled_jobs(ctx: dict[str, Any]) -> int:

@@ -14,6 +14,9 @@ from strawberry.extensions import (
 from strawberry.tools import merge_types
 
 from app.accounts.graphql import AccountMutations
+from app.activities.graphql import ActivityQueries
+from app.activities.mutations import ActivityMutations
+from app.activities.timeline_graphql import TIMELINE_ITEM_TYPES, TimelineQueries
 from app.api.errors import MaskUnexpectedErrors, log_unexpected
 from app.audit.graphql import AuditQueries
 from app.auth.graphql import RoleMutations, RoleQueries
@@ -23,6 +26,10 @@ from app.customers.mutations import CustomerMutations
 from app.federation.admin import IdentityProviderMutations, IdentityProviderQueries
 from app.jobs.graphql import JobQueries
 from app.oauth.graphql import ClientMutations, ClientQueries
+from app.pipeline.graphql import PipelineQueries
+from app.pipeline.mutations import PipelineMutations
+from app.pipeline.reports import PipelineReportQueries
+from app.pool.graphql import PoolMutations, PoolQueries
 from app.teams.graphql import TeamMutations, TeamQueries
 from app.users.graphql import UserMutations, UserQueries
 
@@ -48,6 +55,11 @@ Query = merge_types(
         RoleQueries,
         TeamQueries,
         CustomerQueries,
+        PoolQueries,
+        PipelineQueries,
+        PipelineReportQueries,
+        ActivityQueries,
+        TimelineQueries,
         JobQueries,
         AuditQueries,
         ClientQueries,
@@ -62,6 +74,9 @@ Mutation = merge_types(
         TeamMutations,
         CustomerMutations,
         CustomerImportMutations,
+        PoolMutations,
+        PipelineMutations,
+        ActivityMutations,
         ClientMutations,
         AccountMutations,
         IdentityProviderMutations,
@@ -77,6 +92,8 @@ class Schema(strawberry.Schema):
 schema = Schema(
     query=Query,
     mutation=Mutation,
+    # Implementations reachable only through an interface.
+    types=[*TIMELINE_ITEM_TYPES],
     extensions=[
         # Factories: strawberry builds fresh extensions per request; the parse and
         # validation caches live at module level, keyed by maxsize.

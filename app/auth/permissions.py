@@ -19,6 +19,8 @@ PERMISSIONS: dict[str, str] = {
     "customers:import": "Import customers from files",
     "customers:read_credit": "See customers' credit limits",
     "customers:write_credit": "Set customers' credit limits",
+    "customers:transfer": "Move customers between people and release anyone's to the pool",
+    "pool:manage": "Set the public pool's claim limit and reclaim period",
     "contacts:read": "See contacts",
     "contacts:write": "Create, change and delete contacts",
     "opportunities:read": "See opportunities and the pipeline",
@@ -58,6 +60,8 @@ WRITE = frozenset(
 )
 # Sensitive fields: without these the field is refused, never silently returned.
 CREDIT = frozenset({"customers:read_credit", "customers:write_credit"})
+# Reassigning customers (转移) is a manager's call; reps claim and release their own.
+TRANSFER = frozenset({"customers:transfer"})
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,12 @@ BUILTIN_ROLES: dict[str, RoleDefinition] = {
     r.name: r
     for r in (
         _builtin("admin", frozenset(PERMISSIONS), "all", "Everything, every record"),
-        _builtin("manager", READ | WRITE | CREDIT, "team", "Runs a team: its records and the pool"),
+        _builtin(
+            "manager",
+            READ | WRITE | CREDIT | TRANSFER,
+            "team",
+            "Runs a team: its records and the pool",
+        ),
         _builtin("sales", READ | WRITE, "own", "A sales rep: own customers and the pool"),
         _builtin(
             "service",
