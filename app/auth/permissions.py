@@ -26,6 +26,14 @@ PERMISSIONS: dict[str, str] = {
     "opportunities:read": "See opportunities and the pipeline",
     "opportunities:write": "Create, change, move and close opportunities",
     "pipelines:manage": "Define pipelines and their stages",
+    "leads:read": "See leads",
+    "leads:write": "Create, change, assign, qualify and convert leads",
+    "leads:import": "Import leads from files",
+    "leads:manage": "Define lead assignment rules",
+    "customers:merge": "Merge duplicate customers",
+    "tiers:manage": "Define customer tier rules and run them",
+    "targets:read": "See sales targets and attainment",
+    "targets:manage": "Set sales targets",
     "activities:read": "See activities, tasks and appointments",
     "activities:write": "Log activities; create and change tasks and appointments",
     "jobs:read": "See background jobs",
@@ -45,6 +53,8 @@ READ = frozenset(
         "contacts:read",
         "opportunities:read",
         "activities:read",
+        "leads:read",
+        "targets:read",
         "jobs:read",
         "users:read",
     }
@@ -56,12 +66,16 @@ WRITE = frozenset(
         "customers:import",
         "opportunities:write",
         "activities:write",
+        "leads:write",
+        "leads:import",
     }
 )
 # Sensitive fields: without these the field is refused, never silently returned.
 CREDIT = frozenset({"customers:read_credit", "customers:write_credit"})
 # Reassigning customers (转移) is a manager's call; reps claim and release their own.
 TRANSFER = frozenset({"customers:transfer"})
+# What a manager runs for their team beyond reading and writing: merges and targets.
+TEAM_MANAGEMENT = frozenset({"customers:merge", "targets:manage"})
 
 
 @dataclass(frozen=True)
@@ -83,7 +97,7 @@ BUILTIN_ROLES: dict[str, RoleDefinition] = {
         _builtin("admin", frozenset(PERMISSIONS), "all", "Everything, every record"),
         _builtin(
             "manager",
-            READ | WRITE | CREDIT | TRANSFER,
+            READ | WRITE | CREDIT | TRANSFER | TEAM_MANAGEMENT,
             "team",
             "Runs a team: its records and the pool",
         ),
