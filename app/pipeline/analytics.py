@@ -26,7 +26,6 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    exists,
     extract,
     func,
     literal_column,
@@ -128,27 +127,34 @@ def conversions_query(
     scoped: list, stage_ids: list[uuid.UUID], ranks: dict[uuid.UUID, int], during: Period
 ) -> Select:
     """Per stage: the opportunities that entered it in the period, and how many of
-    them later reached a stage ranked after it (`ranks`: the funnel's order)."""
+    them later reached a stage ranked after it (`ranks`: the funnel's order).
 
-    def rank(column):
-        return case(ranks, value=column, else_=None)
-
-    later = h.alias("later")
+    One pass over the history: walking each opportunity's entries newest first, the
+    running maximum rank (peers at the same instant included, as RANGE frames do) is
+    the furthest stage reached from that entry on."""
+    rank = case(ranks, value=h.c.to_stage_id, else_=None)
+    furthest = func.max(rank).over(
+        partition_by=h.c.opportunity_id,
+        order_by=h.c.changed_at.desc(),
+        range_=(None, 0),
+    )
     entries = (
         select(h.c.opportunity_id, h.c.to_stage_id.label("stage_id"),
-               exists().where(later.c.opportunity_id == h.c.opportunity_id,
-                              later.c.changed_at >= h.c.changed_at,
-                              rank(later.c.to_stage_id) > rank(h.c.to_stage_id)).label("advanced"))
+               h.c.changed_at, (furthest > rank).label("advanced"))
         .join(o, o.c.id == h.c.opportunity_id)
-        .where(*scoped, h.c.to_stage_id.in_(stage_ids), during(h.c.changed_at))
+        .where(*scoped)
         .subquery()
     )  # fmt: skip
     distinct = func.count(entries.c.opportunity_id.distinct())
-    return select(
-        entries.c.stage_id,
-        distinct.label("entered"),
-        distinct.filter(entries.c.advanced).label("advanced"),
-    ).group_by(entries.c.stage_id)
+    return (
+        select(
+            entries.c.stage_id,
+            distinct.label("entered"),
+            distinct.filter(entries.c.advanced).label("advanced"),
+        )
+        .where(entries.c.stage_id.in_(stage_ids), during(entries.c.changed_at))
+        .group_by(entries.c.stage_id)
+    )
 
 
 def stays_query(scoped: list, stage_ids: list[uuid.UUID], during: Period) -> Select:
