@@ -64,9 +64,11 @@ def header_key(header: str) -> str:
     return re.sub(r"[\s_\-]+", "", unicodedata.normalize("NFKC", header)).lower()
 
 
-HEADERS: dict[str, ColumnSpec] = {
-    header_key(name): spec for spec in COLUMNS for name in (spec.field, *spec.aliases)
-}
+def header_lookup(columns: tuple[ColumnSpec, ...]) -> dict[str, ColumnSpec]:
+    return {header_key(name): spec for spec in columns for name in (spec.field, *spec.aliases)}
+
+
+HEADERS: dict[str, ColumnSpec] = header_lookup(COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -115,13 +117,16 @@ def _records(text: str) -> list[tuple[int, list[str]]]:
     return records
 
 
-def _map_header(header: list[str]) -> tuple[dict[int, ColumnSpec], dict[str, str], list[str]]:
+def _map_header(
+    header: list[str], specs: tuple[ColumnSpec, ...] = COLUMNS
+) -> tuple[dict[int, ColumnSpec], dict[str, str], list[str]]:
+    lookup = HEADERS if specs is COLUMNS else header_lookup(specs)
     columns: dict[int, ColumnSpec] = {}
     headers: dict[str, str] = {}
     unknown: list[str] = []
     for index, raw in enumerate(header):
         name = raw.strip()
-        spec = HEADERS.get(header_key(name)) if name else None
+        spec = lookup.get(header_key(name)) if name else None
         if spec is None:
             if name and name not in unknown:
                 unknown.append(name)
@@ -134,20 +139,23 @@ def _map_header(header: list[str]) -> tuple[dict[int, ColumnSpec], dict[str, str
         columns[index] = spec
         headers[spec.field] = name
     if "name" not in headers:
-        expected = ", ".join(("name", *COLUMNS[0].aliases))
+        required = next(spec for spec in specs if spec.field == "name")
+        expected = ", ".join(("name", *required.aliases))
         raise JobFailed(f"no name column; expected one of {expected}")
     return columns, headers, unknown
 
 
-def parse(content: bytes) -> ParsedFile:
-    """The whole file's structure, checked before any row is written."""
+def parse(content: bytes, specs: tuple[ColumnSpec, ...] = COLUMNS) -> ParsedFile:
+    """The whole file's structure, checked before any row is written. `specs` are the
+    columns to map (the customers' by default; another capability's import passes its
+    own, which must include one with field "name", the required column)."""
     records = _records(decode(content))
     if not records:
         raise JobFailed("the file is empty")
     _, header = records[0]
     if not any(cell.strip() for cell in header):
         raise JobFailed("no header row: the first line of the file is empty")
-    columns, headers, unknown = _map_header(header)
+    columns, headers, unknown = _map_header(header, specs)
     rows: list[tuple[int, list[str]]] = []
     for number, (line, cells) in enumerate(records[1:], start=1):
         if len(cells) > len(header):

@@ -1,0 +1,191 @@
+"""Lead queries: `lead`, `leads`, `leadAssignmentRules`."""
+
+from __future__ import annotations
+
+import enum
+
+import strawberry
+from sqlalchemy import ColumnElement
+
+from app.api.context import Info
+from app.api.filters import (
+    DateFilter,
+    DateTimeFilter,
+    EnumFilter,
+    IdFilter,
+    all_of,
+    any_of,
+    date_condition,
+    datetime_condition,
+    enum_condition,
+    id_condition,
+)
+from app.api.ids import parse_uuid
+from app.api.pagination import Connection, SortDirection, SortKey, connection_from, paginate
+from app.api.permissions import requires
+from app.api.selection import selected_paths
+from app.leads import assignment, queries
+from app.leads.tables import leads
+from app.leads.types import (
+    Lead,
+    LeadAssignmentRule,
+    LeadSource,
+    LeadStatus,
+    build_leads,
+    build_rules,
+)
+
+MAX_FILTER_DEPTH = 4
+
+
+@strawberry.input(description="Match a region exactly: equal to, one of, or (un)set.")
+class LeadRegionFilter:
+    eq: str | None = None
+    in_: list[str] | None = strawberry.field(default=None, name="in")
+    is_null: bool | None = None
+
+
+@strawberry.input(description="A score range, 0 to 100; both ends inclusive.")
+class LeadScoreFilter:
+    gte: int | None = None
+    lte: int | None = None
+
+
+@strawberry.input
+class LeadFilter:
+    status: EnumFilter[LeadStatus] | None = None
+    source: EnumFilter[LeadSource] | None = None
+    owner_id: IdFilter | None = strawberry.field(
+        default=None, description="isNull: true lists the unassigned leads."
+    )
+    region: LeadRegionFilter | None = None
+    score: LeadScoreFilter | None = None
+    created_at: DateTimeFilter | None = None
+    created_on: DateFilter | None = strawberry.field(
+        default=None, description="Creation day in the tenant's time zone."
+    )
+    search: str | None = strawberry.field(
+        default=None, description="Substring of name, company, email or phone; any language."
+    )
+    deleted: bool = strawberry.field(
+        default=False, description="true lists soft-deleted leads (to restore them)."
+    )
+    and_: list[LeadFilter] | None = strawberry.field(default=None, name="and")
+    or_: list[LeadFilter] | None = strawberry.field(default=None, name="or")
+
+
+@strawberry.enum
+class LeadOrderField(enum.Enum):
+    CREATED_AT = "created_at"
+    UPDATED_AT = "updated_at"
+    NAME = "name"
+    SCORE = "score"
+
+
+@strawberry.input
+class LeadOrder:
+    field: LeadOrderField
+    direction: SortDirection = SortDirection.ASC
+
+
+def _region_condition(f: LeadRegionFilter | None) -> ColumnElement[bool] | None:
+    if f is None:
+        return None
+    column = leads.c.region
+    return all_of(
+        [
+            column == f.eq if f.eq is not None else None,
+            column.in_(f.in_) if f.in_ is not None else None,
+            (column.is_(None) if f.is_null else column.is_not(None))
+            if f.is_null is not None
+            else None,
+        ]
+    )
+
+
+def _score_condition(f: LeadScoreFilter | None) -> ColumnElement[bool] | None:
+    if f is None:
+        return None
+    return all_of(
+        [
+            leads.c.score >= f.gte if f.gte is not None else None,
+            leads.c.score <= f.lte if f.lte is not None else None,
+        ]
+    )
+
+
+def lead_condition(f: LeadFilter, time_zone: str, depth: int = 0) -> ColumnElement[bool]:
+    c = leads.c
+    nested = depth + 1 < MAX_FILTER_DEPTH
+    return all_of(
+        [
+            enum_condition(c.status, f.status),
+            enum_condition(c.source, f.source),
+            id_condition(c.owner_id, f.owner_id, "ownerId"),
+            _region_condition(f.region),
+            _score_condition(f.score),
+            datetime_condition(c.created_at, f.created_at),
+            date_condition(c.created_at, f.created_on, time_zone),
+            queries.lead_search(f.search) if f.search else None,
+            all_of(lead_condition(g, time_zone, depth + 1) for g in f.and_)
+            if f.and_ and nested
+            else None,
+            any_of([lead_condition(g, time_zone, depth + 1) for g in f.or_])
+            if f.or_ and nested
+            else None,
+        ]
+    )
+
+
+@strawberry.type
+class LeadQueries:
+    @strawberry.field(extensions=requires("leads:read"))
+    async def lead(self, info: Info, id: strawberry.ID) -> Lead | None:
+        lead_id = parse_uuid(id)
+        principal = info.context.principal
+        if lead_id is None:
+            return None
+        async with info.context.db.read() as conn:
+            row = await queries.get_lead(conn, principal, lead_id)
+            if row is None:
+                return None
+            (node,) = await build_leads(conn, principal, [row], selected_paths(info))
+        return node
+
+    @strawberry.field(extensions=requires("leads:read"))
+    async def leads(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: LeadFilter | None = None,
+        order_by: list[LeadOrder] | None = None,
+    ) -> Connection[Lead]:
+        f = filter or LeadFilter()
+        principal = info.context.principal
+        query = queries.leads_query(
+            queries.live(deleted=f.deleted),
+            queries.visible_leads(principal),
+            lead_condition(f, principal.tenant.time_zone),
+        )
+        order = order_by or [LeadOrder(field=LeadOrderField.CREATED_AT)]
+        keys = [SortKey(leads.c[o.field.value], o.direction is SortDirection.DESC) for o in order]
+        keys.append(SortKey(leads.c.id, keys[-1].descending))
+        selected = selected_paths(info)
+        async with info.context.db.read() as conn:
+            page = await paginate(
+                conn, query, keys, first=first, after=after, last=last, before=before,
+                with_total="totalCount" in selected,
+            )  # fmt: skip
+            nodes = await build_leads(conn, principal, page.rows, selected, "edges.node.")
+        return connection_from(page, nodes)
+
+    @strawberry.field(
+        extensions=requires("leads:manage"), description="The assignment rules, in order."
+    )
+    async def lead_assignment_rules(self, info: Info) -> list[LeadAssignmentRule]:
+        async with info.context.db.read() as conn:
+            rows = await assignment.list_rules(conn)
+            return await build_rules(conn, rows, selected_paths(info))
