@@ -5,6 +5,8 @@ from app.audit.tables import audit_log
 from app.auth.tables import roles
 from app.customers.tables import contacts, customers
 from app.jobs.tables import jobs, uploads
+from app.leads.tables import lead_assignment_rules, leads
+from app.merge import tables as _merge_tables  # noqa: F401  (merged_into_id, match keys)
 from app.pipeline.tables import (
     opportunities,
     opportunity_stage_history,
@@ -12,7 +14,9 @@ from app.pipeline.tables import (
     pipelines,
 )
 from app.pool.tables import customer_ownership_changes, pool_settings
+from app.targets.tables import sales_targets
 from app.teams.tables import teams
+from app.tiers.tables import customer_tier_changes, tier_rules
 from app.users.tables import users
 
 __all__ = [
@@ -21,8 +25,11 @@ __all__ = [
     "audit_log",
     "contacts",
     "customer_ownership_changes",
+    "customer_tier_changes",
     "customers",
     "jobs",
+    "lead_assignment_rules",
+    "leads",
     "notifications",
     "opportunities",
     "opportunity_stage_history",
@@ -30,8 +37,10 @@ __all__ = [
     "pipelines",
     "pool_settings",
     "roles",
+    "sales_targets",
     "tasks",
     "teams",
+    "tier_rules",
     "uploads",
     "users",
 ]

@@ -15,6 +15,7 @@ from workers.queue import dumps, loads, redis_settings
 from workers.tasks import (
     JOB_TIMEOUT_SECONDS,
     MAIL_MAX_TRIES,
+    evaluate_tiers,
     prune_outbox,
     reclaim_idle_customers,
     relay_outbox,
@@ -46,6 +47,7 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
             cron(send_reminders, second={23}, timeout=50),
             cron(prune_outbox, hour={3}, minute={17}, second={0}, timeout=50),
             cron(reclaim_idle_customers, minute={41}, second={0}, timeout=50),
+            cron(evaluate_tiers, hour={2}, minute={53}, second={0}, timeout=50),
         ],
         redis_settings=redis_settings(settings),
         queue_name=settings.queue_name,

@@ -17,6 +17,7 @@ from app.db import tenant_transaction
 from app.jobs import service as jobs
 from app.outbox import service as outbox
 from app.pool import reclaim
+from app.tiers import evaluate as tiers
 from tenants import catalog
 from tenants.migrations import quote_ident
 
@@ -103,6 +104,12 @@ async def reclaim_idle_customers(ctx: dict[str, Any]) -> int:
     """Customers without follow-up for their tenant's reclaim period go back to the
     public pool, every tenant. Works from the database state: idempotent, catches up."""
     return await reclaim.reclaim_all_tenants(ctx["services"].engine)
+
+
+async def evaluate_tiers(ctx: dict[str, Any]) -> int:
+    """Run every tenant's tier rules over its customers (daily). Works from the
+    database state: idempotent, catches up. How many customers changed tier."""
+    return (await tiers.evaluate_all_tenants(ctx["services"].engine)).changed
 
 
 async def sweep_stalled_jobs(ctx: dict[str, Any]) -> int:

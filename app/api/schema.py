@@ -25,12 +25,18 @@ from app.customers.imports import CustomerImportMutations
 from app.customers.mutations import CustomerMutations
 from app.federation.admin import IdentityProviderMutations, IdentityProviderQueries
 from app.jobs.graphql import JobQueries
+from app.leads.graphql import LeadQueries
+from app.leads.imports import LeadImportMutations
+from app.leads.mutations import LeadMutations
+from app.merge.graphql import MergeMutations, MergeQueries
 from app.oauth.graphql import ClientMutations, ClientQueries
 from app.pipeline.graphql import PipelineQueries
 from app.pipeline.mutations import PipelineMutations
 from app.pipeline.reports import PipelineReportQueries
 from app.pool.graphql import PoolMutations, PoolQueries
+from app.targets.graphql import TargetMutations, TargetQueries
 from app.teams.graphql import TeamMutations, TeamQueries
+from app.tiers.graphql import TierMutations, TierQueries
 from app.users.graphql import UserMutations, UserQueries
 
 # The limiters' validation rules are classes made when a limiter is constructed;
@@ -55,9 +61,13 @@ Query = merge_types(
         RoleQueries,
         TeamQueries,
         CustomerQueries,
+        MergeQueries,
         PoolQueries,
+        TierQueries,
         PipelineQueries,
         PipelineReportQueries,
+        TargetQueries,
+        LeadQueries,
         ActivityQueries,
         TimelineQueries,
         JobQueries,
@@ -74,8 +84,13 @@ Mutation = merge_types(
         TeamMutations,
         CustomerMutations,
         CustomerImportMutations,
+        MergeMutations,
         PoolMutations,
+        TierMutations,
         PipelineMutations,
+        TargetMutations,
+        LeadMutations,
+        LeadImportMutations,
         ActivityMutations,
         ClientMutations,
         AccountMutations,
