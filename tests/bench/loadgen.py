@@ -3,7 +3,8 @@ raw asyncio streams (uvloop when present), each sending the next request as soon
 the previous answer is in (closed loop), for a warm-up and then a measured window.
 
 Every response is checked: status 200 and no "errors" key (a byte search); a sample
-is parsed fully and must hold the expected number of edges. CPU is read from /proc
+is parsed fully and must hold the expected number of edges (or entries of the list
+named by --items, for queries other than the customers page). CPU is read from /proc
 at the window's edges: the server process's, its database's PostgreSQL backends',
 this process's, and the whole machine's (anything else running shows up there).
 
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PARSE_EVERY = 64  # fully parse one response in this many (and each connection's first)
+CUSTOMERS = "customers.edges"  # the list checked in the customers query's answers
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -78,6 +80,7 @@ class Tally:
     t0: float
     t1: float
     expect_edges: int | None
+    items: str = CUSTOMERS
     latencies: list[float] = field(default_factory=list)
     body_bytes: int = 0
     warmup_requests: int = 0
@@ -139,11 +142,17 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]
     return status, body, close
 
 
-def check_parsed(body: bytes, expect_edges: int | None) -> str | None:
+def check_parsed(body: bytes, expect_edges: int | None, items: str = CUSTOMERS) -> str | None:
+    """The list at `items` (a path under data) has `expect_edges` entries; for the
+    customers query, each node has an id and a contacts list."""
     try:
         document = json.loads(body)
-        edges = document["data"]["customers"]["edges"]
-        for edge in edges:
+        edges = document["data"]
+        for key in items.split("."):
+            edges = edges[key]
+        if not isinstance(edges, list):
+            return f"{items} is not a list"
+        for edge in edges if items == CUSTOMERS else ():
             node = edge["node"]
             if not node["id"] or not isinstance(node["contacts"], list):
                 return "a node without id or contacts"
@@ -152,7 +161,7 @@ def check_parsed(body: bytes, expect_edges: int | None) -> str | None:
     if "errors" in document:
         return f"errors: {document['errors']!r}"
     if expect_edges is not None and len(edges) != expect_edges:
-        return f"expected {expect_edges} edges, got {len(edges)}"
+        return f"expected {expect_edges} entries in {items}, got {len(edges)}"
     return None
 
 
@@ -184,7 +193,7 @@ async def connection_loop(host: str, port: int, request: bytes, tally: Tally) ->
             tally.fail(f"errors in response: {body[:300]!r}")
         elif first or seen % PARSE_EVERY == 0:
             tally.parsed += 1
-            problem = check_parsed(body, tally.expect_edges)
+            problem = check_parsed(body, tally.expect_edges, tally.items)
             if problem:
                 tally.fail(problem)
         first = False
@@ -207,7 +216,7 @@ async def run(args: argparse.Namespace) -> dict:
     start = time.perf_counter()
     tally = Tally(
         t0=start + args.warmup, t1=start + args.warmup + args.seconds,
-        expect_edges=args.expect_edges,
+        expect_edges=args.expect_edges, items=args.items,
     )  # fmt: skip
     marks: dict[str, dict[str, float]] = {}
 
@@ -292,6 +301,9 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=15.0)
     p.add_argument("--server-pid", type=int, default=0, help="whose CPU time to read")
     p.add_argument("--expect-edges", type=int, default=None)
+    p.add_argument(
+        "--items", default=CUSTOMERS, help="the list --expect-edges counts: a path under data"
+    )
     p.add_argument("--database", default="", help="whose PostgreSQL backends' CPU to read")
     args = p.parse_args()
     try:

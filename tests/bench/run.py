@@ -7,7 +7,11 @@ One run, on its own database (kehu_bench on DATABASE_URL's server):
   3. `kehu serve` and the baseline (tests/bench/baseline_app.py) started as
      subprocesses, their answers to the benchmark query compared;
   4. the same closed-loop load on each (tests/bench/loadgen.py, its own process);
-  5. a summary, and the same figures in .bench/results-<timestamp>.json.
+  5. pipelines and timelines at scale (tests/bench/pipeline.py): the data tenant gets
+     opportunities with stage history, activities, tasks and appointments, and the
+     running `kehu serve` answers pipelineSummary, forecast, opportunities and
+     customerTimeline as the admin and as a sales rep (--skip-pipeline leaves it out);
+  6. a summary, and the same figures in .bench/results-<timestamp>.json.
 
 Throughput on a small shared machine moves from run to run; the ratio kehu/baseline
 and the server CPU per request are the figures to compare. See tests/bench/README.md.
@@ -30,6 +34,7 @@ from pathlib import Path
 
 import bench_db
 import bench_procs
+import pipeline
 import search
 from bench_procs import Processes
 
@@ -98,9 +103,43 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=3.0, help="warm-up before measuring (3)")
     p.add_argument("--connections", type=int, default=16, help="concurrent connections (16)")
     p.add_argument("--keep", action="store_true", help="keep the kehu_bench database")
+    g = p.add_argument_group("pipelines and timelines (the last step)")
+    g.add_argument(
+        "--opportunities", type=int, default=100_000,
+        help="opportunities added to the data tenant (100000)",
+    )  # fmt: skip
+    g.add_argument(
+        "--activities", type=int, default=100_000,
+        help="activities added to it (100000); plus one task per 20 and one appointment per 40",
+    )  # fmt: skip
+    g.add_argument(
+        "--pipeline-requests", type=int, default=100,
+        help="timed requests per query and role, one at a time (100; fewer if a query is slow)",
+    )  # fmt: skip
+    g.add_argument(
+        "--timeline-pages", type=int, default=20,
+        help="how deep the deep timeline page is, in pages of 50 (20)",
+    )  # fmt: skip
+    g.add_argument(
+        "--pipeline-seconds", type=float, default=5.0,
+        help="closed-loop load on pipelineSummary and customerTimeline, --warmup + this "
+        "(5; 0 leaves it out)",
+    )  # fmt: skip
+    g.add_argument(
+        "--pipeline-connections", type=int, default=4,
+        help="connections of that load (4: the summary is PostgreSQL-bound, more only queue)",
+    )  # fmt: skip
+    g.add_argument("--skip-pipeline", action="store_true", help="leave this step out")
     args = p.parse_args()
     if args.tenants < 1:
         p.error("--tenants must be at least 1")
+    if not args.skip_pipeline:
+        for name in (
+            "opportunities", "activities", "pipeline_requests", "timeline_pages",
+            "pipeline_connections",
+        ):  # fmt: skip
+            if getattr(args, name) < 1:
+                p.error(f"--{name.replace('_', '-')} must be at least 1 (or --skip-pipeline)")
     return args
 
 
@@ -213,22 +252,27 @@ def compare_answers(servers: dict[str, dict], token: str, results: dict) -> bool
     return check["ok"]
 
 
-def load_step(procs: Processes, name: str, server: dict, token: str, args) -> dict:
-    log(
-        f"load on {name}: {args.connections} connections, "
-        f"{args.warmup:g}s warm-up + {args.seconds:g}s ..."
-    )
+def load_step(
+    procs: Processes, name: str, server: dict, token: str, args, *, query: str = QUERY,
+    variables: dict | None = None, items: str = "customers.edges", expect: int = PAGE_SIZE,
+    seconds: float | None = None, connections: int | None = None,
+) -> dict:  # fmt: skip
+    """loadgen.py against one server: `query` (the customers page unless told), every
+    answer checked, a sample parsed in full (the list at `items` holds `expect`)."""
+    seconds = args.seconds if seconds is None else seconds
+    connections = args.connections if connections is None else connections
+    log(f"load on {name}: {connections} connections, {args.warmup:g}s warm-up + {seconds:g}s ...")
     argv = [
         sys.executable, str(BENCH_DIR / "loadgen.py"),
-        "--port", str(server["port"]), "--token", token, "--query", QUERY,
-        "--variables", json.dumps({"first": PAGE_SIZE}),
-        "--connections", str(args.connections), "--warmup", str(args.warmup),
-        "--seconds", str(args.seconds), "--server-pid", str(server["proc"].pid),
-        "--expect-edges", str(PAGE_SIZE), "--database", bench_db.BENCH_DB,
+        "--port", str(server["port"]), "--token", token, "--query", query,
+        "--variables", json.dumps({"first": PAGE_SIZE} if variables is None else variables),
+        "--connections", str(connections), "--warmup", str(args.warmup),
+        "--seconds", str(seconds), "--server-pid", str(server["proc"].pid),
+        "--expect-edges", str(expect), "--items", items, "--database", bench_db.BENCH_DB,
     ]  # fmt: skip
     proc = procs.start(argv, env=bench_procs.env_with(), cwd=ROOT)
     try:
-        out, err = proc.communicate(timeout=args.warmup + args.seconds + 60)
+        out, err = proc.communicate(timeout=args.warmup + seconds + 60)
     finally:
         procs.stop(proc)
     if proc.returncode != 0:
@@ -236,12 +280,70 @@ def load_step(procs: Processes, name: str, server: dict, token: str, args) -> di
     result = json.loads(out)
     result["server_rss_mib"] = bench_procs.rss_mib(server["proc"].pid)
     result["server_alive"] = server["proc"].poll() is None
-    log(
-        f"  {result['requests_per_second']:.1f} requests/s, "
-        f"p50 {result['latency_ms']['p50']:.1f} ms, p99 {result['latency_ms']['p99']:.1f} ms, "
-        f"{result['checked']['failures']} failed responses"
-    )
+    if result["requests"]:
+        log(
+            f"  {result['requests_per_second']:.1f} requests/s, "
+            f"p50 {result['latency_ms']['p50']:.1f} ms, p99 {result['latency_ms']['p99']:.1f} ms, "
+            f"{result['checked']['failures']} failed responses"
+        )
+    else:
+        log(f"  no request answered within the window, {result['checked']['failures']} failed")
     return result
+
+
+def pipeline_step(
+    procs: Processes, settings: Settings, args: argparse.Namespace, data, server: dict,
+    results: dict,
+) -> bool:  # fmt: skip
+    """Opportunities, activities and the rest into the data tenant, then the pipeline
+    and timeline queries against the running `kehu serve`; False if a check failed."""
+    log(
+        f"adding {args.opportunities:,} opportunities and {args.activities:,} activities "
+        f"(with stage history, tasks, appointments) to {data.slug} ..."
+    )
+    filled = asyncio.run(pipeline.fill(settings, data.slug, args.opportunities, args.activities))
+    out: dict = {"tenant": data.slug, "fill": filled.report(), "ok": False}
+    results["pipeline"] = out
+    rows = filled.rows
+    log(
+        f"filled in {filled.seconds['total']:.1f}s: {rows['opportunities']:,} opportunities, "
+        f"{rows['opportunity_stage_history']:,} stage changes, {rows['activities']:,} "
+        f"activities, {rows['tasks']:,} tasks, {rows['appointments']:,} appointments"
+    )
+    log(
+        f"pipeline and timeline queries one at a time, as admin and as sales rep "
+        f"(up to {args.pipeline_requests} each) ..."
+    )
+    try:
+        out["sequential"] = pipeline.measure(
+            server["port"], filled, data.token, args.pipeline_requests, args.timeline_pages
+        )
+    except pipeline.CheckFailed as error:
+        out["error"] = str(error)
+        log(f"  FAILED: {error}")
+        return False
+    walks = {role: r["walk"] for role, r in out["sequential"]["roles"].items()}
+    try:
+        out["explain"] = asyncio.run(pipeline.explain(settings, data.schema, filled, walks))
+    except Exception as error:  # optional figures: a changed app function must not stop the run
+        out["explain"] = {"error": f"{type(error).__name__}: {error}"}
+    failures = 0
+    if args.pipeline_seconds > 0:
+        out["load"] = {}
+        for case in pipeline.load_cases(filled):
+            result = load_step(
+                procs, f"kehu, {case['label']}", server, data.token, args,
+                query=case["query"], variables=case["variables"], items=case["items"],
+                expect=case["expect"], seconds=args.pipeline_seconds,
+                connections=args.pipeline_connections,
+            )  # fmt: skip
+            out["load"][case["key"]] = {"label": case["label"], **result}
+            failures += result["checked"]["failures"]
+            for sample in result["checked"]["failure_samples"]:
+                log(f"  failure: {sample}")
+    # A window in which no slow request finished is reported, not failed.
+    out["ok"] = failures == 0
+    return out["ok"]
 
 
 # -- the report ---------------------------------------------------------------------------
@@ -329,8 +431,10 @@ def summary(results: dict) -> str:
         f"kehu/baseline server CPU per request: {ratios['server_cpu_per_request']:.1f}x "
         f"(server + postgres: {ratios['server_and_postgres_cpu_per_request']:.1f}x)",
         f"kehu/baseline p50 latency: {ratios['p50_latency']:.1f}x",
-        "=" * 78,
     ]
+    if "pipeline" in results:
+        lines += ["-" * 78, *pipeline.summary_lines(results["pipeline"])]
+    lines.append("=" * 78)
     return "\n".join(lines)
 
 
@@ -382,6 +486,10 @@ def main() -> int:
             name: {"port": s["port"], "startup_seconds": s["startup_seconds"]}
             for name, s in servers.items()
         }
+        procs.stop(servers["baseline"]["proc"])
+        pipeline_ok = True
+        if not args.skip_pipeline:
+            pipeline_ok = pipeline_step(procs, settings, args, data, servers["kehu"], results)
         for server in servers.values():
             procs.stop(server["proc"])
         k, b = results["load"]["kehu"], results["load"]["baseline"]
@@ -399,7 +507,9 @@ def main() -> int:
             r["cpu_cores_busy"]["other"] > 0.25 for r in (k, b)
         )
         failures = k["checked"]["failures"] + b["checked"]["failures"]
-        results["ok"] = same and failures == 0 and k["requests"] > 0 and b["requests"] > 0
+        results["ok"] = (
+            same and failures == 0 and k["requests"] > 0 and b["requests"] > 0 and pipeline_ok
+        )
         results["run_seconds"] = time.perf_counter() - started
         path = OUT_DIR / f"results-{stamp}.json"
         path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
