@@ -166,6 +166,10 @@ async def restore_customer(
         conn, customers, customer_id, entity="customer", version=version, deleted=True,
         visible=visible_customers(who),
     )  # fmt: skip
+    # A merged customer lives on in its survivor (app/merge); restoring it would
+    # bring back a duplicate whose records have moved.
+    if current._mapping.get("merged_into_id") is not None:
+        raise fail("id", "MERGED", "this customer was merged into another and cannot be restored")
     return await apply_change(
         conn, customers, current, actor=actor, entity="customer", action="restore",
         values={"deleted_at": None}, unique=CUSTOMER_UNIQUE,

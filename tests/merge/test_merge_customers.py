@@ -228,20 +228,21 @@ async def test_chains_are_followed_to_their_end(api, services, tenant):
 
 
 async def test_a_merged_customer_cannot_be_restored(api, services, tenant):
-    """Its links moved away: bringing it back would make an empty twin. The database
-    refuses it (a merged customer is always deleted)."""
+    """Its links moved away: bringing it back would make an empty twin. The user is
+    told why (MERGED), and the database would refuse it anyway."""
     admin = tenant.tokens["admin"]
     a = await new_customer(api, admin, "复原甲")
     b = await new_customer(api, admin, "复原乙")
     assert (await merge(api, admin, a, b))["userErrors"] == []
     response = await api.post(
         """mutation($input: RestoreCustomerInput!) {
-          restoreCustomer(input: $input) { customer { id } userErrors { code } } }""",
+          restoreCustomer(input: $input) { customer { id } userErrors { field code } } }""",
         {"input": {"id": b["id"]}},
         token=admin,
     )
     body = response.json()
-    assert body.get("errors") or body["data"]["restoreCustomer"]["userErrors"]
+    assert "errors" not in body, body
+    assert body["data"]["restoreCustomer"]["userErrors"] == [{"field": "id", "code": "MERGED"}]
     row = await customer_row(services, tenant, b["id"])
     assert row.deleted_at is not None and str(row.merged_into_id) == a["id"]
 
