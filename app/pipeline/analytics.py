@@ -123,59 +123,47 @@ def open_amounts_query(scoped: list) -> Select:
     )  # fmt: skip
 
 
-def conversions_query(
+def movements_query(
     scoped: list, stage_ids: list[uuid.UUID], ranks: dict[uuid.UUID, int], during: Period
 ) -> Select:
-    """Per stage: the opportunities that entered it in the period, and how many of
-    them later reached a stage ranked after it (`ranks`: the funnel's order).
+    """Per stage, from one pass over the stage history:
+    - entered / advanced: the opportunities that entered it in the period, and how many
+      of them later reached a stage ranked after it (`ranks`: the funnel's order);
+    - stays / days: the stays that ended in the period and their average length (a
+      stay runs from entering a stage to entering the next one).
 
-    One pass over the history: walking each opportunity's entries newest first, the
-    running maximum rank (peers at the same instant included, as RANGE frames do) is
-    the furthest stage reached from that entry on."""
+    Walking each opportunity's entries newest first, the running maximum rank (peers
+    at the same instant included, as RANGE frames do) is the furthest stage reached
+    from that entry on."""
     rank = case(ranks, value=h.c.to_stage_id, else_=None)
     furthest = func.max(rank).over(
-        partition_by=h.c.opportunity_id,
-        order_by=h.c.changed_at.desc(),
-        range_=(None, 0),
+        partition_by=h.c.opportunity_id, order_by=h.c.changed_at.desc(), range_=(None, 0)
     )
-    entries = (
-        select(h.c.opportunity_id, h.c.to_stage_id.label("stage_id"),
-               h.c.changed_at, (furthest > rank).label("advanced"))
+    left_at = func.lead(h.c.changed_at).over(
+        partition_by=h.c.opportunity_id, order_by=(h.c.changed_at, h.c.id)
+    )
+    history = (
+        select(h.c.opportunity_id, h.c.to_stage_id.label("stage_id"), h.c.changed_at,
+               left_at.label("left_at"), (furthest > rank).label("advanced"))
         .join(o, o.c.id == h.c.opportunity_id)
         .where(*scoped)
         .subquery()
     )  # fmt: skip
-    distinct = func.count(entries.c.opportunity_id.distinct())
+    entered = during(history.c.changed_at)
+    ended = and_(history.c.left_at.is_not(None), during(history.c.left_at))
+    distinct = func.count(history.c.opportunity_id.distinct())
+    seconds = extract("epoch", history.c.left_at - history.c.changed_at)
     return (
         select(
-            entries.c.stage_id,
-            distinct.label("entered"),
-            distinct.filter(entries.c.advanced).label("advanced"),
+            history.c.stage_id,
+            distinct.filter(entered).label("entered"),
+            distinct.filter(entered, history.c.advanced).label("advanced"),
+            func.count().filter(ended).label("stays"),
+            (func.avg(seconds).filter(ended) / DAY_SECONDS).label("days"),
         )
-        .where(entries.c.stage_id.in_(stage_ids), during(entries.c.changed_at))
-        .group_by(entries.c.stage_id)
+        .where(history.c.stage_id.in_(stage_ids))
+        .group_by(history.c.stage_id)
     )
-
-
-def stays_query(scoped: list, stage_ids: list[uuid.UUID], during: Period) -> Select:
-    """Per stage: the stays that ended in the period and their average length in days
-    (a stay runs from entering a stage to entering the next one)."""
-    stays = (
-        select(h.c.to_stage_id.label("stage_id"), h.c.changed_at.label("entered_at"),
-               func.lead(h.c.changed_at).over(partition_by=h.c.opportunity_id,
-                                              order_by=(h.c.changed_at, h.c.id)).label("left_at"))
-        .join(o, o.c.id == h.c.opportunity_id)
-        .where(*scoped)
-        .subquery()
-    )  # fmt: skip
-    seconds = extract("epoch", stays.c.left_at - stays.c.entered_at)
-    return (
-        select(stays.c.stage_id, func.count().label("n"),
-               (func.avg(seconds) / DAY_SECONDS).label("days"))
-        .where(stays.c.left_at.is_not(None), stays.c.stage_id.in_(stage_ids),
-               during(stays.c.left_at))
-        .group_by(stays.c.stage_id)
-    )  # fmt: skip
 
 
 def closed_query(scoped: list, during: Period) -> Select:
@@ -198,7 +186,7 @@ async def pipeline_summary(
 ) -> Summary:
     """The funnel of one pipeline over its open stages (in order): what is in each
     stage now, and for the period the conversion from each stage to the next, the
-    days spent in each stage and the win rate. Four statements."""
+    days spent in each stage and the win rate. Three statements."""
     scoped = _scoped(who, stages[0].pipeline_id, owner_id)
     funnel = [st for st in stages if st.kind == "open"]
     won = next(st for st in stages if st.kind == "won")
@@ -213,12 +201,10 @@ async def pipeline_summary(
         if (stage := numbers.get(row.stage_id)) is not None:
             stage.count += row.n
             stage.amounts.append(Money(row.currency, row.amount, row.weighted))
-    for row in await conn.execute(conversions_query(scoped, list(numbers), ranks, during)):
-        if (stage := numbers.get(row.stage_id)) is not None:
-            stage.entered, stage.advanced = row.entered, row.advanced
-    for row in await conn.execute(stays_query(scoped, list(numbers), during)):
-        numbers[row.stage_id].stays_ended = row.n
-        numbers[row.stage_id].average_days = float(row.days)
+    for row in await conn.execute(movements_query(scoped, list(numbers), ranks, during)):
+        stage = numbers[row.stage_id]
+        stage.entered, stage.advanced, stage.stays_ended = row.entered, row.advanced, row.stays
+        stage.average_days = float(row.days) if row.stays else None
     closed = (await conn.execute(closed_query(scoped, during))).one()
     return Summary(stages=[numbers[st.id] for st in funnel], won=closed.won, lost=closed.lost)
 

@@ -938,8 +938,7 @@ async def explain(settings: Settings, schema: str, data: PipelineData, walks: di
                 cursor = timeline.parse_after(decode_cursor(after, 3, "after")) if after else None
                 statements = {
                     "summary: open amounts": analytics.open_amounts_query(scoped),
-                    "summary: conversions": analytics.conversions_query(scoped, ids, ranks, during),
-                    "summary: stays": analytics.stays_query(scoped, ids, during),
+                    "summary: movements": analytics.movements_query(scoped, ids, ranks, during),
                     "summary: won/lost": analytics.closed_query(scoped, during),
                     "timeline: page 1": timeline.timeline_statement(
                         who, data.deep_customer_id, limit=PAGE + 1

@@ -92,7 +92,7 @@ async def test_summary_and_forecast_use_indexes(api, services, tenant_a, sql_cou
         for s, p in zip(sql_counter.statements, sql_counter.parameters, strict=True)
         if ".opportunit" in s
     ]
-    assert len(statements) == 5  # funnel, conversion, days in stage, win rate, forecast
+    assert len(statements) == 4  # funnel, movements (conversion, days in stage), win rate, forecast
     for statement, parameters in statements:
         scans = await _explain(services, statement, parameters)
         assert not [s for s in scans if s.startswith("Seq Scan")], (statement, scans)
