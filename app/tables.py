@@ -3,6 +3,7 @@
 from app.activities.tables import activities, appointments, notifications, tasks
 from app.audit.tables import audit_log
 from app.auth.tables import roles
+from app.custom_fields.tables import custom_field_definitions, custom_field_values
 from app.customers.tables import contacts, customers
 from app.jobs.tables import jobs, uploads
 from app.leads.tables import lead_assignment_rules, leads
@@ -24,6 +25,8 @@ __all__ = [
     "appointments",
     "audit_log",
     "contacts",
+    "custom_field_definitions",
+    "custom_field_values",
     "customer_ownership_changes",
     "customer_tier_changes",
     "customers",

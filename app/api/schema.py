@@ -20,6 +20,7 @@ from app.activities.timeline_graphql import TIMELINE_ITEM_TYPES, TimelineQueries
 from app.api.errors import MaskUnexpectedErrors, log_unexpected
 from app.audit.graphql import AuditQueries
 from app.auth.graphql import RoleMutations, RoleQueries
+from app.custom_fields.graphql import CustomFieldMutations, CustomFieldQueries
 from app.customers.graphql import CustomerQueries
 from app.customers.imports import CustomerImportMutations
 from app.customers.mutations import CustomerMutations
@@ -61,6 +62,7 @@ Query = merge_types(
         RoleQueries,
         TeamQueries,
         CustomerQueries,
+        CustomFieldQueries,
         MergeQueries,
         PoolQueries,
         TierQueries,
@@ -84,6 +86,7 @@ Mutation = merge_types(
         TeamMutations,
         CustomerMutations,
         CustomerImportMutations,
+        CustomFieldMutations,
         MergeMutations,
         PoolMutations,
         TierMutations,

@@ -42,6 +42,7 @@ PERMISSIONS: dict[str, str] = {
     "roles:manage": "Define custom roles",
     "teams:manage": "Define the department tree",
     "audit:read": "Read the audit trail",
+    "fields:manage": "Define, change and remove custom fields",
     "clients:manage": "Register, rotate and revoke API clients and single-page apps",
     "sign_in:manage": "Configure the tenant's identity provider for federated sign-in",
 }

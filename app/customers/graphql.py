@@ -26,6 +26,8 @@ from app.api.ids import parse_uuid
 from app.api.pagination import Connection, SortDirection, SortKey, connection_from, paginate
 from app.api.permissions import requires
 from app.api.selection import selected_paths
+from app.custom_fields import service as custom
+from app.custom_fields.types import CustomFieldFilter
 from app.customers import queries
 from app.customers.tables import contacts, customers
 from app.customers.types import (
@@ -60,6 +62,9 @@ class CustomerFilter:
     )
     deleted: bool = strawberry.field(
         default=False, description="true lists soft-deleted customers (to restore them)."
+    )
+    custom_fields: list[CustomFieldFilter] | None = strawberry.field(
+        default=None, description="Conditions on custom fields by key, all of which must hold."
     )
     and_: list[CustomerFilter] | None = strawberry.field(default=None, name="and")
     or_: list[CustomerFilter] | None = strawberry.field(default=None, name="or")
@@ -97,7 +102,22 @@ class ContactOrder:
     direction: SortDirection = SortDirection.ASC
 
 
-def customer_condition(f: CustomerFilter, time_zone: str, depth: int = 0) -> ColumnElement[bool]:
+def uses_custom_fields(f: CustomerFilter | None, depth: int = 0) -> bool:
+    """Whether the filter (nested ones included) needs the custom field definitions."""
+    if f is None or depth >= MAX_FILTER_DEPTH:
+        return False
+    return bool(f.custom_fields) or any(
+        uses_custom_fields(g, depth + 1) for g in [*(f.and_ or []), *(f.or_ or [])]
+    )
+
+
+def customer_condition(
+    f: CustomerFilter,
+    time_zone: str,
+    depth: int = 0,
+    fields: dict[str, custom.Definition] | None = None,
+) -> ColumnElement[bool]:
+    """`fields`: the customer's live custom fields, needed when the filter uses them."""
     c = customers.c
     nested = depth + 1 < MAX_FILTER_DEPTH
     return all_of(
@@ -110,10 +130,11 @@ def customer_condition(f: CustomerFilter, time_zone: str, depth: int = 0) -> Col
             datetime_condition(c.created_at, f.created_at),
             date_condition(c.created_at, f.created_on, time_zone),
             queries.customer_search(f.search) if f.search else None,
-            all_of(customer_condition(g, time_zone, depth + 1) for g in f.and_)
+            custom.fields_condition(c.id, f.custom_fields, fields or {}),
+            all_of(customer_condition(g, time_zone, depth + 1, fields) for g in f.and_)
             if f.and_ and nested
             else None,
-            any_of([customer_condition(g, time_zone, depth + 1) for g in f.or_])
+            any_of([customer_condition(g, time_zone, depth + 1, fields) for g in f.or_])
             if f.or_ and nested
             else None,
         ]
@@ -153,16 +174,17 @@ class CustomerQueries:
     ) -> Connection[Customer]:
         f = filter or CustomerFilter()
         principal = info.context.principal
-        query = queries.customers_query(
-            queries.live(customers, deleted=f.deleted),
-            queries.visible_customers(principal),
-            customer_condition(f, principal.tenant.time_zone),
-        )
         order = order_by or [CustomerOrder(field=CustomerOrderField.CREATED_AT)]
         keys = [k for o in order for k in _sort(customers, o.field, o.direction)[:1]]
         keys.append(SortKey(customers.c.id, keys[-1].descending))
         selected = selected_paths(info)
         async with info.context.db.read() as conn:
+            fields = await custom.definitions(conn, "customer") if uses_custom_fields(f) else None
+            query = queries.customers_query(
+                queries.live(customers, deleted=f.deleted),
+                queries.visible_customers(principal),
+                customer_condition(f, principal.tenant.time_zone, fields=fields),
+            )
             page = await paginate(
                 conn, query, keys, first=first, after=after, last=last, before=before,
                 with_total="totalCount" in selected,

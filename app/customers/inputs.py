@@ -9,12 +9,17 @@ from typing import Any
 import strawberry
 
 from app.api.errors import UserErrorType
+from app.custom_fields.types import CustomFieldInput
 from app.customers.types import Contact, Customer, CustomerCategory, CustomerTier
 
 UNSET: Any = strawberry.UNSET
 PARTNER_ID = (
     "The partner (distributor) user to assign the customer to: an active user whose role "
     "has the assigned data scope. null unassigns."
+)
+CUSTOM_FIELDS = (
+    "Values of custom fields by key (customFieldDefinitions); fields not listed keep "
+    "their value, null clears one. Errors name the field as customFields.<key>."
 )
 
 
@@ -40,6 +45,9 @@ class CreateCustomerInput:
     credit_limit: Decimal | None = strawberry.field(
         default=UNSET, description="Needs customers:write_credit."
     )
+    custom_fields: list[CustomFieldInput] | None = strawberry.field(
+        default=UNSET, description=CUSTOM_FIELDS
+    )
 
 
 @strawberry.input
@@ -62,6 +70,9 @@ class UpdateCustomerInput:
     external_ref: str | None = UNSET
     credit_limit: Decimal | None = strawberry.field(
         default=UNSET, description="Needs customers:write_credit."
+    )
+    custom_fields: list[CustomFieldInput] | None = strawberry.field(
+        default=UNSET, description=CUSTOM_FIELDS
     )
 
 

@@ -13,6 +13,7 @@ from app.api.errors import run_mutation
 from app.api.ids import optional_uuid, parse_uuid, require_uuid
 from app.api.permissions import requires
 from app.api.selection import selected_paths
+from app.custom_fields.types import input_items
 from app.customers import service
 from app.customers.inputs import (
     CreateContactInput,
@@ -115,6 +116,7 @@ class CustomerMutations:
             return await service.create_customer(
                 conn, actor=actor, who=info.context.principal, customer_id=optional_uuid(input.id, "id", "customer"),
                 fields=_customer_fields(info, input),
+                custom_fields=input_items(input.custom_fields) or [],
             )  # fmt: skip
 
         return await _customer_mutation(info, CreateCustomerPayload, change)
@@ -127,6 +129,7 @@ class CustomerMutations:
             return await service.update_customer(
                 conn, actor=actor, who=info.context.principal, customer_id=require_uuid(input.id, "id", "customer"),
                 version=input.version, fields=_customer_fields(info, input),
+                custom_fields=input_items(input.custom_fields),
             )  # fmt: skip
 
         return await _customer_mutation(info, UpdateCustomerPayload, change)

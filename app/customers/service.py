@@ -7,13 +7,14 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.audit.service import Actor
 from app.auth.principal import Scoped
 from app.auth.roles import resolve_role
 from app.auth.scope import people_visible
+from app.custom_fields import service as custom
 from app.customers.queries import visible_contacts, visible_customers
 from app.customers.rules import normalise_contact, normalise_customer
 from app.customers.tables import contacts, customers
@@ -78,15 +79,30 @@ async def _check_partner(conn: AsyncConnection, fields: dict[str, Any]) -> list[
 
 
 async def _validated_customer(
-    conn: AsyncConnection, fields: dict[str, Any], who: Scoped, *, creating: bool
-) -> dict[str, Any]:
+    conn: AsyncConnection,
+    fields: dict[str, Any],
+    who: Scoped,
+    *,
+    creating: bool,
+    custom_fields: list[tuple[str, Any]] | None = None,
+) -> tuple[dict[str, Any], custom.PreparedValues | None]:
+    """The columns to write and the custom field values (app/custom_fields), all
+    checked before anything is written. `custom_fields` None means "not given": the
+    required custom fields are enforced only when a caller passes a list (the API
+    does, always on create)."""
     fields = dict(fields)
     errors = normalise_customer(fields, creating=creating)
     errors += await _check_owner(conn, fields, who)
     errors += await _check_partner(conn, fields)
+    prepared = None
+    if custom_fields is not None:
+        prepared, custom_errors = await custom.prepare(
+            conn, "customer", custom_fields, creating=creating
+        )
+        errors += custom_errors
     if errors:
         raise UserErrors(errors)
-    return fields
+    return fields, prepared
 
 
 async def create_customer(
@@ -96,12 +112,17 @@ async def create_customer(
     who: Scoped,
     customer_id: uuid.UUID | None,
     fields: dict[str, Any],
+    custom_fields: list[tuple[str, Any]] | None = None,
 ) -> Row:
-    values = await _validated_customer(conn, fields, who, creating=True)
+    values, prepared = await _validated_customer(
+        conn, fields, who, creating=True, custom_fields=custom_fields
+    )
     row, created = await insert_once(
         conn, customers, actor=actor, entity="customer", row_id=customer_id, values=values,
         unique=CUSTOMER_UNIQUE,
     )  # fmt: skip
+    if created:  # custom values, audited as customer.custom_fields in this transaction
+        await custom.write(conn, prepared, actor=actor, entity_id=row.id)
     if created and row.owner_id is not None:  # ownership history (app/pool); audited above
         await record_changes(
             conn, actor=actor, kind="create", audit=False,
@@ -118,16 +139,31 @@ async def update_customer(
     customer_id: uuid.UUID,
     version: int | None,
     fields: dict[str, Any],
+    custom_fields: list[tuple[str, Any]] | None = None,
 ) -> Row:
     current = await lock_for_change(
         conn, customers, customer_id, entity="customer", version=version,
         visible=visible_customers(who),
     )  # fmt: skip
-    values = await _validated_customer(conn, fields, who, creating=False)
+    values, prepared = await _validated_customer(
+        conn, fields, who, creating=False, custom_fields=custom_fields
+    )
     row = await apply_change(
         conn, customers, current, actor=actor, entity="customer", action="update",
         values=values, unique=CUSTOMER_UNIQUE,
     )  # fmt: skip
+    changed = await custom.write(conn, prepared, actor=actor, entity_id=row.id)
+    if changed and row.version == current.version:
+        # Only custom values changed: still a new version of the customer, so a client
+        # holding the old one conflicts.
+        row = (
+            await conn.execute(
+                update(customers)
+                .where(customers.c.id == row.id)
+                .values(version=customers.c.version + 1, updated_at=func.now())
+                .returning(customers)
+            )
+        ).one()
     # Ownership history (app/pool); the change itself is audited above.
     await record_changes(
         conn, actor=actor, kind="update", audit=False,

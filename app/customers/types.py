@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.api.permissions import requires
 from app.auth.principal import Scoped
+from app.custom_fields.service import values_by_entity
+from app.custom_fields.types import CustomFieldValue, from_values
 from app.customers.queries import contacts_by_customer, customers_by_id
 from app.users.graphql import User
 from app.users.queries import users_by_id
@@ -109,6 +111,11 @@ class Customer:
     contacts: list[Contact] = strawberry.field(
         default_factory=list, description="Live contacts, the primary one first."
     )
+    custom_fields: list[CustomFieldValue] = strawberry.field(
+        default_factory=list,
+        description="Values of the tenant's live custom fields, in display order; fields "
+        "without a value are left out.",
+    )
 
     @classmethod
     def from_row(cls, row: Row) -> Customer:
@@ -146,6 +153,10 @@ async def build_customers(
         grouped = await contacts_by_customer(conn, [r.id for r in rows])
         for node, row in zip(nodes, rows, strict=True):
             node.contacts = [Contact.from_row(c) for c in grouped.get(row.id, [])]
+    if f"{prefix}customFields" in selected and rows:
+        values = await values_by_entity(conn, "customer", [r.id for r in rows])
+        for node, row in zip(nodes, rows, strict=True):
+            node.custom_fields = from_values(values.get(row.id, []))
     await _attach_people(conn, nodes, rows, selected, prefix)
     return nodes
 
