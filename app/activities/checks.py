@@ -13,8 +13,12 @@ from sqlalchemy.sql.elements import True_
 from app.activities.rules import api_name
 from app.auth.principal import Scoped
 from app.auth.scope import people_visible
-from app.customers.queries import live, visible_contacts, visible_customers
-from app.customers.tables import contacts, customers
+from app.customers.queries import (
+    live,
+    lock_referenced_customer,
+    visible_contacts,
+)
+from app.customers.tables import contacts
 from app.errors import UserError, fail
 from app.users.tables import users
 
@@ -59,12 +63,7 @@ async def check_links(
                 UserError("contactId", "MISMATCH", "the contact belongs to another customer")
             )
     if customer_id is not None and "customer_id" in fields:
-        found = await conn.scalar(
-            select(customers.c.id).where(
-                customers.c.id == customer_id, live(customers), visible_customers(who)
-            )
-        )
-        if found is None:
+        if not await lock_referenced_customer(conn, who, customer_id):
             errors.append(UserError("customerId", "NOT_FOUND", "no such customer"))
     return errors
 

@@ -84,6 +84,21 @@ async def get_customer(conn: AsyncConnection, who: Scoped, customer_id: uuid.UUI
     return (await conn.execute(query)).first()
 
 
+async def lock_referenced_customer(
+    conn: AsyncConnection, who: Scoped, customer_id: uuid.UUID
+) -> bool:
+    """Whether a record may point at this customer (live, visible), holding it FOR KEY
+    SHARE until the transaction ends: a delete or merge (FOR UPDATE) of the customer
+    waits for this write, or this write waits for it and then sees it gone, so nothing
+    is ever attached to a customer that was merged away meanwhile."""
+    found = await conn.scalar(
+        select(customers.c.id)
+        .where(customers.c.id == customer_id, live(customers), visible_customers(who))
+        .with_for_update(key_share=True)
+    )
+    return found is not None
+
+
 async def get_contact(conn: AsyncConnection, who: Scoped, contact_id: uuid.UUID) -> Row | None:
     query = contacts_query(contacts.c.id == contact_id, live(contacts), visible_contacts(who))
     return (await conn.execute(query)).first()

@@ -19,8 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.audit.service import Actor
 from app.auth.principal import Scoped
 from app.auth.scope import people_visible
-from app.customers.queries import visible_customers
-from app.customers.tables import customers
+from app.customers.queries import lock_referenced_customer
 from app.errors import UserError, UserErrors, fail
 from app.pipeline.queries import visible_opportunities
 from app.pipeline.rules import check_reason, normalise_opportunity
@@ -50,12 +49,9 @@ async def _check_owner(conn: AsyncConnection, owner_id: uuid.UUID, who: Scoped) 
 async def _check_customer(
     conn: AsyncConnection, customer_id: uuid.UUID, who: Scoped
 ) -> list[UserError]:
-    found = await conn.scalar(
-        select(customers.c.id).where(
-            customers.c.id == customer_id, customers.c.deleted_at.is_(None), visible_customers(who)
-        )
-    )
-    return [] if found else [UserError("customerId", "NOT_FOUND", "no such customer")]
+    if await lock_referenced_customer(conn, who, customer_id):
+        return []
+    return [UserError("customerId", "NOT_FOUND", "no such customer")]
 
 
 # Locks, always in the order pipeline, then stage. setPipelineStages locks the

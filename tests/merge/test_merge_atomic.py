@@ -162,3 +162,60 @@ async def test_merging_one_customer_into_two_at_once(api, services, tenant):
     assert [e["code"] for e in lost["userErrors"]] == ["MERGED"]
     (won,) = [p for p in payloads if not p["userErrors"]]
     assert await linked_counts(services, tenant, won["customer"]["id"]) == moved
+
+
+LOG_ACTIVITY = """mutation($input: LogActivityInput!) {
+  logActivity(input: $input) { activity { id } userErrors { field code } } }"""
+CREATE_OPPORTUNITY = """mutation($input: CreateOpportunityInput!) {
+  createOpportunity(input: $input) { opportunity { id } userErrors { field code } } }"""
+
+
+async def test_nothing_is_attached_to_a_customer_merged_away_meanwhile(
+    api, services, owner, tenant
+):
+    """A write referencing a customer while a merge holds it waits, then sees the
+    customer gone (NOT_FOUND) instead of attaching to the merged-away row."""
+    admin = tenant.tokens["admin"]
+    survivor = await new_customer(api, admin, "并发甲")
+    merged = await new_customer(api, admin, "并发乙")
+    schema = tenant.schema
+    async with owner.connect() as merging:
+        transaction = await merging.begin()
+        # What a merge does to the merged customer, held open.
+        await merging.execute(
+            text(f'SELECT 1 FROM "{schema}".customers WHERE id = :id FOR UPDATE'),
+            {"id": merged["id"]},
+        )
+        await merging.execute(
+            text(f'UPDATE "{schema}".customers SET deleted_at = now(), merged_into_id = :s '
+                 "WHERE id = :id"),
+            {"id": merged["id"], "s": survivor["id"]},
+        )  # fmt: skip
+        writes = asyncio.gather(
+            api.gql(LOG_ACTIVITY, {"input": {"customerId": merged["id"], "kind": "CALL",
+                                             "subject": "迟到的电话"}}, token=admin),
+            api.gql(CREATE_OPPORTUNITY, {"input": {"customerId": merged["id"],
+                                                   "name": "迟到的商机", "amount": "100.00"}},
+                    token=admin),
+        )  # fmt: skip
+        for _ in range(200):
+            async with services.engine.connect() as probe:
+                count = await probe.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    )
+                )
+            if count >= 2:
+                break
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError("the writes never waited for the merge")
+        await transaction.commit()
+        activity, opportunity = await writes
+    assert activity["logActivity"]["userErrors"] == [{"field": "customerId", "code": "NOT_FOUND"}]
+    assert opportunity["createOpportunity"]["userErrors"] == [
+        {"field": "customerId", "code": "NOT_FOUND"}
+    ]
+    counts = await linked_counts(services, tenant, merged["id"])
+    assert counts["activities"] == 0 and counts["opportunities"] == 0
