@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import uuid
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 import strawberry
-from sqlalchemy import Row, Select
+from sqlalchemy import Select
 
 from app.activities import queries, reminders
 from app.activities.tables import activities, appointments, notifications, tasks
@@ -34,8 +34,8 @@ from app.api.filters import (
     enum_condition,
     id_condition,
 )
-from app.api.ids import parse_uuid
-from app.api.pagination import Connection, SortDirection, SortKey, connection_from, paginate
+from app.api.nodes import visible_node
+from app.api.pagination import Connection, SortDirection, SortKey, page_of
 from app.api.permissions import requires
 from app.api.selection import selected_paths
 from app.customers.queries import live
@@ -120,34 +120,17 @@ async def _page(
 ) -> Connection:
     selected = selected_paths(info)
     async with info.context.db.read() as conn:
-        page = await paginate(
-            conn, query, keys, first=first, after=after, last=last, before=before,
-            with_total="totalCount" in selected,
+        return await page_of(
+            conn, query, keys, selected, partial(build, conn, info.context.principal),
+            first=first, after=after, last=last, before=before,
         )  # fmt: skip
-        nodes = await build(conn, info.context.principal, page.rows, selected, "edges.node.")
-    return connection_from(page, nodes)
-
-
-async def _one(
-    info: Info, id: strawberry.ID, get: Callable[..., Awaitable[Row | None]], build: Builder
-):
-    row_id: uuid.UUID | None = parse_uuid(id)
-    if row_id is None:
-        return None
-    principal = info.context.principal
-    async with info.context.db.read() as conn:
-        row = await get(conn, principal, row_id)
-        if row is None:
-            return None
-        (node,) = await build(conn, principal, [row], selected_paths(info))
-    return node
 
 
 @strawberry.type
 class ActivityQueries:
     @strawberry.field(extensions=READ, description="An activity of a customer you can see.")
     async def activity(self, info: Info, id: strawberry.ID) -> Activity | None:
-        return await _one(info, id, queries.get_activity, build_activities)
+        return await visible_node(info, id, queries.get_activity, build_activities)
 
     @strawberry.field(extensions=READ, description="Newest first unless ordered otherwise.")
     async def activities(
@@ -177,7 +160,7 @@ class ActivityQueries:
 
     @strawberry.field(extensions=READ, description="A task assigned to someone in your scope.")
     async def task(self, info: Info, id: strawberry.ID) -> Task | None:
-        return await _one(info, id, queries.get_task, build_tasks)
+        return await visible_node(info, id, queries.get_task, build_tasks)
 
     @strawberry.field(extensions=READ, description="Tasks of people in your scope; by due time.")
     async def tasks(
@@ -206,7 +189,7 @@ class ActivityQueries:
 
     @strawberry.field(extensions=READ)
     async def appointment(self, info: Info, id: strawberry.ID) -> Appointment | None:
-        return await _one(info, id, queries.get_appointment, build_appointments)
+        return await visible_node(info, id, queries.get_appointment, build_appointments)
 
     @strawberry.field(
         extensions=READ, description="Appointments of people in your scope, by start time."

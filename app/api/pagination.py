@@ -12,7 +12,7 @@ import datetime as dt
 import enum
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -201,3 +201,22 @@ def connection_from(page: Page, nodes: Sequence[T]) -> Connection[T]:
         ),
         total_count=page.total_count,
     )
+
+
+# Builds the nodes of a page from its rows: (rows, selected paths, their prefix).
+NodeBuilder = Callable[[Sequence[Any], set[str], str], Awaitable[Sequence[T]]]
+
+
+async def page_of(
+    conn: AsyncConnection,
+    query: Select,
+    keys: Sequence[SortKey],
+    selected: set[str],
+    build: NodeBuilder[T],
+    **window: Any,
+) -> Connection[T]:
+    """One page of `query` as a connection: `totalCount` only when selected, and the
+    nodes built with what is selected below `edges.node.`. `window`: first, after,
+    last, before."""
+    page = await paginate(conn, query, keys, with_total="totalCount" in selected, **window)
+    return connection_from(page, await build(page.rows, selected, "edges.node."))

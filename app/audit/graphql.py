@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from functools import partial
 
 import strawberry
 from sqlalchemy import ColumnElement, Row
@@ -12,7 +13,7 @@ from strawberry.scalars import JSON
 
 from app.api.context import Info
 from app.api.filters import DateTimeFilter, IdFilter, datetime_condition, id_condition
-from app.api.pagination import Connection, SortKey, connection_from, paginate
+from app.api.pagination import Connection, SortKey, page_of
 from app.api.permissions import requires
 from app.api.selection import selected_paths
 from app.audit import queries
@@ -115,9 +116,7 @@ class AuditQueries:
         query = queries.audit_log_query(*audit_conditions(filter or AuditLogFilter()))
         selected = selected_paths(info)
         async with info.context.db.read() as conn:
-            page = await paginate(
-                conn, query, NEWEST_FIRST, first=first, after=after,
-                with_total="totalCount" in selected,
+            return await page_of(
+                conn, query, NEWEST_FIRST, selected, partial(build_records, conn),
+                first=first, after=after,
             )  # fmt: skip
-            nodes = await build_records(conn, page.rows, selected, "edges.node.")
-        return connection_from(page, nodes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from functools import partial
 
 import strawberry
 from sqlalchemy import ColumnElement
@@ -22,8 +23,8 @@ from app.api.filters import (
     id_condition,
     tags_condition,
 )
-from app.api.ids import parse_uuid
-from app.api.pagination import Connection, SortDirection, SortKey, connection_from, paginate
+from app.api.nodes import visible_node
+from app.api.pagination import Connection, SortDirection, SortKey, page_of
 from app.api.permissions import requires
 from app.api.selection import selected_paths
 from app.custom_fields import service as custom
@@ -150,16 +151,7 @@ def _sort(table, field: enum.Enum, direction: SortDirection) -> list[SortKey]:
 class CustomerQueries:
     @strawberry.field(extensions=requires("customers:read"))
     async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
-        customer_id = parse_uuid(id)
-        principal = info.context.principal
-        if customer_id is None:
-            return None
-        async with info.context.db.read() as conn:
-            row = await queries.get_customer(conn, principal, customer_id)
-            if row is None:
-                return None
-            (node,) = await build_customers(conn, principal, [row], selected_paths(info))
-        return node
+        return await visible_node(info, id, queries.get_customer, build_customers)
 
     @strawberry.field(extensions=requires("customers:read"))
     async def customers(
@@ -185,25 +177,14 @@ class CustomerQueries:
                 queries.visible_customers(principal),
                 customer_condition(f, principal.tenant.time_zone, fields=fields),
             )
-            page = await paginate(
-                conn, query, keys, first=first, after=after, last=last, before=before,
-                with_total="totalCount" in selected,
+            return await page_of(
+                conn, query, keys, selected, partial(build_customers, conn, principal),
+                first=first, after=after, last=last, before=before,
             )  # fmt: skip
-            nodes = await build_customers(conn, principal, page.rows, selected, "edges.node.")
-        return connection_from(page, nodes)
 
     @strawberry.field(extensions=requires("contacts:read"))
     async def contact(self, info: Info, id: strawberry.ID) -> Contact | None:
-        contact_id = parse_uuid(id)
-        principal = info.context.principal
-        if contact_id is None:
-            return None
-        async with info.context.db.read() as conn:
-            row = await queries.get_contact(conn, principal, contact_id)
-            if row is None:
-                return None
-            (node,) = await build_contacts(conn, principal, [row], selected_paths(info))
-        return node
+        return await visible_node(info, id, queries.get_contact, build_contacts)
 
     @strawberry.field(extensions=requires("contacts:read"))
     async def contacts(
@@ -232,10 +213,7 @@ class CustomerQueries:
         order = order_by or ContactOrder(field=ContactOrderField.NAME)
         selected = selected_paths(info)
         async with info.context.db.read() as conn:
-            page = await paginate(
-                conn, query, _sort(contacts, order.field, order.direction),
+            return await page_of(
+                conn, query, _sort(contacts, order.field, order.direction), selected, partial(build_contacts, conn, principal),
                 first=first, after=after, last=last, before=before,
-                with_total="totalCount" in selected,
             )  # fmt: skip
-            nodes = await build_contacts(conn, principal, page.rows, selected, "edges.node.")
-        return connection_from(page, nodes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from functools import partial
 
 import strawberry
 from sqlalchemy import ColumnElement
@@ -20,8 +21,8 @@ from app.api.filters import (
     enum_condition,
     id_condition,
 )
-from app.api.ids import parse_uuid
-from app.api.pagination import Connection, SortDirection, SortKey, connection_from, paginate
+from app.api.nodes import visible_node
+from app.api.pagination import Connection, SortDirection, SortKey, page_of
 from app.api.permissions import requires
 from app.api.selection import selected_paths
 from app.leads import assignment, queries
@@ -141,16 +142,7 @@ def lead_condition(f: LeadFilter, time_zone: str, depth: int = 0) -> ColumnEleme
 class LeadQueries:
     @strawberry.field(extensions=requires("leads:read"))
     async def lead(self, info: Info, id: strawberry.ID) -> Lead | None:
-        lead_id = parse_uuid(id)
-        principal = info.context.principal
-        if lead_id is None:
-            return None
-        async with info.context.db.read() as conn:
-            row = await queries.get_lead(conn, principal, lead_id)
-            if row is None:
-                return None
-            (node,) = await build_leads(conn, principal, [row], selected_paths(info))
-        return node
+        return await visible_node(info, id, queries.get_lead, build_leads)
 
     @strawberry.field(extensions=requires("leads:read"))
     async def leads(
@@ -175,12 +167,10 @@ class LeadQueries:
         keys.append(SortKey(leads.c.id, keys[-1].descending))
         selected = selected_paths(info)
         async with info.context.db.read() as conn:
-            page = await paginate(
-                conn, query, keys, first=first, after=after, last=last, before=before,
-                with_total="totalCount" in selected,
+            return await page_of(
+                conn, query, keys, selected, partial(build_leads, conn, principal),
+                first=first, after=after, last=last, before=before,
             )  # fmt: skip
-            nodes = await build_leads(conn, principal, page.rows, selected, "edges.node.")
-        return connection_from(page, nodes)
 
     @strawberry.field(
         extensions=requires("leads:manage"), description="The assignment rules, in order."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from functools import partial
 
 import strawberry
 from sqlalchemy import Row
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.api.context import Info
 from app.api.errors import UserErrorType, run_mutation
-from app.api.pagination import Connection, connection_from, paginate
+from app.api.pagination import Connection, connection_from, page_of, paginate
 from app.api.permissions import requires
 from app.api.selection import selected_paths
 from app.oauth.registry import (
@@ -229,12 +230,10 @@ class ClientQueries:
         selected = selected_paths(info)
         query = tenant_clients(info.context.principal.tenant.id, "api")
         async with info.context.db.read() as conn:
-            page = await paginate(
-                conn, query, NEWEST_FIRST, first=first, after=after,
-                with_total="totalCount" in selected,
+            return await page_of(
+                conn, query, NEWEST_FIRST, selected, partial(build_api_clients, conn),
+                first=first, after=after,
             )  # fmt: skip
-            nodes = await build_api_clients(conn, page.rows, selected, "edges.node.")
-        return connection_from(page, nodes)
 
     @strawberry.field(extensions=requires(MANAGE), description="Null if there is no such client.")
     async def api_client(self, info: Info, id: strawberry.ID) -> ApiClient | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from functools import partial
 
 import strawberry
 from sqlalchemy import ColumnElement
@@ -18,8 +19,8 @@ from app.api.filters import (
     enum_condition,
     id_condition,
 )
-from app.api.ids import parse_uuid
-from app.api.pagination import Connection, SortDirection, SortKey, connection_from, paginate
+from app.api.nodes import visible_node
+from app.api.pagination import Connection, SortDirection, SortKey, page_of
 from app.api.permissions import requires
 from app.api.selection import selected_paths
 from app.errors import BadUserInput
@@ -150,16 +151,7 @@ class PipelineQueries:
 
     @strawberry.field(extensions=requires("opportunities:read"))
     async def opportunity(self, info: Info, id: strawberry.ID) -> Opportunity | None:
-        opportunity_id = parse_uuid(id)
-        principal = info.context.principal
-        if opportunity_id is None:
-            return None
-        async with info.context.db.read() as conn:
-            row = await queries.get_opportunity(conn, principal, opportunity_id)
-            if row is None:
-                return None
-            (node,) = await build_opportunities(conn, principal, [row], selected_paths(info))
-        return node
+        return await visible_node(info, id, queries.get_opportunity, build_opportunities)
 
     @strawberry.field(extensions=requires("opportunities:read"))
     async def opportunities(
@@ -181,9 +173,7 @@ class PipelineQueries:
         keys.append(SortKey(opportunities.c.id, keys[-1].descending))
         selected = selected_paths(info)
         async with info.context.db.read() as conn:
-            page = await paginate(
-                conn, query, keys, first=first, after=after, last=last, before=before,
-                with_total="totalCount" in selected,
+            return await page_of(
+                conn, query, keys, selected, partial(build_opportunities, conn, principal),
+                first=first, after=after, last=last, before=before,
             )  # fmt: skip
-            nodes = await build_opportunities(conn, principal, page.rows, selected, "edges.node.")
-        return connection_from(page, nodes)

@@ -4,6 +4,7 @@ mutations (each one transaction with its history and audit records)."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import strawberry
@@ -12,7 +13,7 @@ from sqlalchemy import Select, select
 from app.api.context import Info
 from app.api.errors import run_mutation
 from app.api.ids import parse_uuid
-from app.api.pagination import Connection, SortKey, connection_from, paginate
+from app.api.pagination import Connection, SortKey, page_of
 from app.api.permissions import requires
 from app.api.selection import selected_paths
 from app.auth.principal import Scoped
@@ -83,12 +84,10 @@ class PoolQueries:
         keys = [SortKey(h.changed_at, True), SortKey(h.id, True)]
         selected = selected_paths(info)
         async with info.context.db.read() as conn:
-            page = await paginate(
-                conn, query, keys, first=first, after=after, last=last, before=before,
-                with_total="totalCount" in selected,
+            return await page_of(
+                conn, query, keys, selected, partial(build_changes, conn),
+                first=first, after=after, last=last, before=before,
             )  # fmt: skip
-            nodes = await build_changes(conn, page.rows, selected, "edges.node.")
-        return connection_from(page, nodes)
 
 
 async def _customers_payload(info: Info, payload: type, change) -> Any:

@@ -7,6 +7,7 @@ import datetime as dt
 import enum
 from collections.abc import Sequence
 from decimal import Decimal
+from functools import partial
 from typing import Annotated
 
 import strawberry
@@ -17,7 +18,7 @@ from app.api.context import Info
 from app.api.errors import UserErrorType, run_mutation
 from app.api.filters import all_of
 from app.api.ids import parse_uuid
-from app.api.pagination import Connection, SortKey, connection_from, paginate
+from app.api.pagination import Connection, SortKey, page_of
 from app.api.permissions import requires
 from app.api.selection import selected_paths
 from app.errors import BadUserInput
@@ -249,12 +250,10 @@ class TargetQueries:
         keys = [SortKey(t.period), SortKey(t.id)]
         selected = selected_paths(info)
         async with info.context.db.read() as conn:
-            page = await paginate(
-                conn, query, keys, first=first, after=after, last=last, before=before,
-                with_total="totalCount" in selected,
+            return await page_of(
+                conn, query, keys, selected, partial(build_targets, conn),
+                first=first, after=after, last=last, before=before,
             )  # fmt: skip
-            nodes = await build_targets(conn, page.rows, selected, "edges.node.")
-        return connection_from(page, nodes)
 
     @strawberry.field(
         extensions=requires(READ),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import strawberry
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.api.context import Info
 from app.api.errors import UserErrorType, run_mutation
 from app.api.ids import parse_uuid
-from app.api.pagination import Connection, SortKey, connection_from, paginate
+from app.api.pagination import Connection, SortKey, page_of
 from app.api.permissions import requires
 from app.api.selection import selected_paths
 from app.audit.service import record
@@ -248,12 +249,10 @@ class TierQueries:
         keys = [SortKey(h.evaluated_at, True), SortKey(h.id, True)]
         selected = selected_paths(info)
         async with info.context.db.read() as conn:
-            page = await paginate(
-                conn, query, keys, first=first, after=after, last=last, before=before,
-                with_total="totalCount" in selected,
+            return await page_of(
+                conn, query, keys, selected, partial(build_tier_changes, conn),
+                first=first, after=after, last=last, before=before,
             )  # fmt: skip
-            nodes = await build_tier_changes(conn, page.rows, selected, "edges.node.")
-        return connection_from(page, nodes)
 
 
 @strawberry.type
