@@ -3,7 +3,6 @@ with userErrors (and, for appointments, warnings)."""
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -42,7 +41,7 @@ from app.activities.types import (
 )
 from app.api.context import Info
 from app.api.errors import run_mutation
-from app.api.ids import optional_uuid, require_uuid
+from app.api.ids import optional_uuid, provided, require_uuid
 from app.api.permissions import requires
 from app.api.selection import selected_paths
 from app.audit.service import Actor
@@ -67,21 +66,6 @@ IDS = {
 }  # fmt: skip
 
 Change = Callable[[AsyncConnection, Actor], Awaitable[Any]]
-
-
-def provided(input: object, names: tuple[str, ...]) -> dict[str, Any]:
-    """The fields the client sent (null included), as database values."""
-    out: dict[str, Any] = {}
-    for name in names:
-        value = getattr(input, name, UNSET)
-        if value is UNSET:
-            continue
-        if isinstance(value, enum.Enum):
-            value = value.value
-        elif name in IDS:
-            value = optional_uuid(value, *IDS[name])
-        out[name] = value
-    return out
 
 
 async def _mutation(info: Info, payload: type, key: str, build, change: Change) -> Any:
@@ -119,7 +103,7 @@ class ActivityMutations:
             return await service.log_activity(
                 conn, actor=actor, who=info.context.principal,
                 activity_id=optional_uuid(input.id, "id", "activity"),
-                fields=provided(input, ACTIVITY_FIELDS),
+                fields=provided(input, ACTIVITY_FIELDS, IDS),
             )  # fmt: skip
 
         return await _mutation(info, LogActivityPayload, "activity", build_activities, change)
@@ -132,7 +116,7 @@ class ActivityMutations:
             return await service.update_activity(
                 conn, actor=actor, who=info.context.principal,
                 activity_id=_id(input.id, "activity"), version=input.version,
-                fields=provided(input, ACTIVITY_FIELDS),
+                fields=provided(input, ACTIVITY_FIELDS, IDS),
             )  # fmt: skip
 
         return await _mutation(info, UpdateActivityPayload, "activity", build_activities, change)
@@ -154,7 +138,7 @@ class ActivityMutations:
         async def change(conn, actor):
             return await service.create_task(
                 conn, actor=actor, who=info.context.principal,
-                task_id=optional_uuid(input.id, "id", "task"), fields=provided(input, TASK_FIELDS),
+                task_id=optional_uuid(input.id, "id", "task"), fields=provided(input, TASK_FIELDS, IDS),
             )  # fmt: skip
 
         return await _mutation(info, CreateTaskPayload, "task", build_tasks, change)
@@ -164,7 +148,7 @@ class ActivityMutations:
         async def change(conn, actor):
             return await service.update_task(
                 conn, actor=actor, who=info.context.principal, task_id=_id(input.id, "task"),
-                version=input.version, fields=provided(input, TASK_FIELDS),
+                version=input.version, fields=provided(input, TASK_FIELDS, IDS),
             )  # fmt: skip
 
         return await _mutation(info, UpdateTaskPayload, "task", build_tasks, change)
@@ -189,7 +173,7 @@ class ActivityMutations:
             return await scheduling.schedule_appointment(
                 conn, actor=actor, who=info.context.principal,
                 appointment_id=optional_uuid(input.id, "id", "appointment"),
-                fields=provided(input, APPOINTMENT_FIELDS),
+                fields=provided(input, APPOINTMENT_FIELDS, IDS),
             )  # fmt: skip
 
         return await _mutation(
@@ -204,7 +188,7 @@ class ActivityMutations:
             return await scheduling.update_appointment(
                 conn, actor=actor, who=info.context.principal,
                 appointment_id=_id(input.id, "appointment"), version=input.version,
-                fields=provided(input, APPOINTMENT_FIELDS),
+                fields=provided(input, APPOINTMENT_FIELDS, IDS),
             )  # fmt: skip
 
         return await _mutation(

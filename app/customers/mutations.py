@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import uuid
 from typing import Any
 
@@ -10,7 +9,7 @@ import strawberry
 
 from app.api.context import Info
 from app.api.errors import run_mutation
-from app.api.ids import optional_uuid, parse_uuid, require_uuid
+from app.api.ids import optional_uuid, parse_uuid, provided, require_uuid
 from app.api.permissions import requires
 from app.api.selection import selected_paths
 from app.custom_fields.types import input_items
@@ -56,17 +55,8 @@ def _customer_fields(info: Info, input: object) -> dict[str, Any]:
 
 
 def _provided(input: object, names) -> dict[str, Any]:
-    """The fields the client sent (null included), as database values."""
-    out: dict[str, Any] = {}
-    for name in names:
-        value = getattr(input, name, UNSET)
-        if value is UNSET:
-            continue
-        if isinstance(value, enum.Enum):
-            value = value.value
-        out[name] = value
-    if "owner_id" in out:
-        out["owner_id"] = optional_uuid(out["owner_id"], "ownerId", "user")
+    """As `provided`, with the partner checked as partners are (INVALID, not NOT_FOUND)."""
+    out = provided(input, names)
     if "partner_id" in out:
         out["partner_id"] = _partner_id(out["partner_id"])
     return out

@@ -3,14 +3,13 @@ audited, with userErrors naming the input field at fault."""
 
 from __future__ import annotations
 
-import enum
 from typing import Any
 
 import strawberry
 
 from app.api.context import Info
 from app.api.errors import run_mutation
-from app.api.ids import optional_uuid, parse_uuid, require_uuid
+from app.api.ids import optional_uuid, parse_uuid, provided, require_uuid
 from app.api.permissions import requires
 from app.api.selection import selected_paths
 from app.customers.types import build_contacts, build_customers
@@ -46,18 +45,6 @@ LEAD_FIELDS = (
 )  # fmt: skip
 OPPORTUNITY_FIELDS = {"amount": "amount", "currency": "currency",
                       "expected_close_date": "expected_close_date"}  # fmt: skip
-
-
-def _provided(input: object, names) -> dict[str, Any]:
-    """The fields the client sent (null included), as database values."""
-    out: dict[str, Any] = {}
-    for name in names:
-        value = getattr(input, name, UNSET)
-        if value is not UNSET:
-            out[name] = value.value if isinstance(value, enum.Enum) else value
-    if "owner_id" in out:
-        out["owner_id"] = optional_uuid(out["owner_id"], "ownerId", "user")
-    return out
 
 
 async def _lead_mutation(info: Info, payload: type, change) -> Any:
@@ -100,7 +87,7 @@ class LeadMutations:
         async def change(conn, actor, who):
             return await service.create_lead(
                 conn, actor=actor, who=who, lead_id=optional_uuid(input.id, "id", "lead"),
-                fields=_provided(input, LEAD_FIELDS),
+                fields=provided(input, LEAD_FIELDS),
             )  # fmt: skip
 
         return await _lead_mutation(info, CreateLeadPayload, change)
@@ -110,7 +97,7 @@ class LeadMutations:
         async def change(conn, actor, who):
             return await service.update_lead(
                 conn, actor=actor, who=who, lead_id=require_uuid(input.id, "id", "lead"),
-                version=input.version, fields=_provided(input, LEAD_FIELDS),
+                version=input.version, fields=provided(input, LEAD_FIELDS),
             )  # fmt: skip
 
         return await _lead_mutation(info, UpdateLeadPayload, change)

@@ -3,14 +3,13 @@ one transaction, audited, with userErrors naming the input field at fault."""
 
 from __future__ import annotations
 
-import enum
 from typing import Any
 
 import strawberry
 
 from app.api.context import Info
 from app.api.errors import run_mutation
-from app.api.ids import optional_uuid, require_uuid
+from app.api.ids import optional_uuid, provided, require_uuid
 from app.api.permissions import requires
 from app.api.selection import selected_paths
 from app.pipeline import pipelines, service
@@ -44,18 +43,6 @@ OPPORTUNITY_FIELDS = (
     "competitors",
 )
 PIPELINE_FIELDS = ("name", "description", "is_default")
-
-
-def _provided(input: object, names) -> dict[str, Any]:
-    """The fields the client sent (null included), as database values."""
-    out: dict[str, Any] = {}
-    for name in names:
-        value = getattr(input, name, UNSET)
-        if value is not UNSET:
-            out[name] = value.value if isinstance(value, enum.Enum) else value
-    if "owner_id" in out:
-        out["owner_id"] = optional_uuid(out["owner_id"], "ownerId", "user")
-    return out
 
 
 def _stages(stages: list, *, with_ids: bool) -> list[dict[str, Any]]:
@@ -97,7 +84,7 @@ class PipelineMutations:
         async def change(conn, actor):
             return await pipelines.create_pipeline(
                 conn, actor=actor, pipeline_id=optional_uuid(input.id, "id", "pipeline"),
-                fields=_provided(input, PIPELINE_FIELDS),
+                fields=provided(input, PIPELINE_FIELDS),
                 stages=_stages(input.stages, with_ids=False),
             )  # fmt: skip
 
@@ -110,7 +97,7 @@ class PipelineMutations:
         async def change(conn, actor):
             return await pipelines.update_pipeline(
                 conn, actor=actor, pipeline_id=require_uuid(input.id, "id", "pipeline"),
-                version=input.version, fields=_provided(input, PIPELINE_FIELDS),
+                version=input.version, fields=provided(input, PIPELINE_FIELDS),
             )  # fmt: skip
 
         return await _pipeline_mutation(info, UpdatePipelinePayload, change)
@@ -138,7 +125,7 @@ class PipelineMutations:
                 customer_id=require_uuid(input.customer_id, "customerId", "customer"),
                 pipeline_id=optional_uuid(input.pipeline_id, "pipelineId", "pipeline"),
                 stage_id=optional_uuid(input.stage_id, "stageId", "stage"),
-                fields=_provided(input, OPPORTUNITY_FIELDS),
+                fields=provided(input, OPPORTUNITY_FIELDS),
             )  # fmt: skip
 
         return await _opportunity_mutation(info, CreateOpportunityPayload, change)
@@ -151,7 +138,7 @@ class PipelineMutations:
             return await service.update_opportunity(
                 conn, actor=actor, who=who,
                 opportunity_id=require_uuid(input.id, "id", "opportunity"),
-                version=input.version, fields=_provided(input, OPPORTUNITY_FIELDS),
+                version=input.version, fields=provided(input, OPPORTUNITY_FIELDS),
             )  # fmt: skip
 
         return await _opportunity_mutation(info, UpdateOpportunityPayload, change)
