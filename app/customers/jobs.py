@@ -14,16 +14,16 @@ from sqlalchemy import Row, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.audit.service import Actor
-from app.auth.principal import Scoped, load_user_access
+from app.auth.principal import Scoped
 from app.customers import importer, service
 from app.customers.queries import CUSTOMER_COLUMNS, contacts_by_customer, visible_customers
 from app.customers.rules import normalise_name
 from app.customers.tables import customers
 from app.errors import UserError, UserErrors
-from app.jobs.service import ChunkOutcome, JobFailed, handler, read_upload
+from app.jobs.imports import import_file_chunk
+from app.jobs.service import ChunkOutcome, handler
 
 IMPORT_KIND = "customers.import"
-CHUNK_ROWS = 500
 OUTCOMES = ("created", "updated", "unchanged", "failed")
 
 
@@ -179,31 +179,11 @@ async def import_row(
 
 @handler(IMPORT_KIND)
 async def import_chunk(conn: AsyncConnection, job: Row, actor: Actor) -> ChunkOutcome:
-    if job.upload_id is None:
-        raise JobFailed("the import has no uploaded file")
-    # The import acts with the rights its starter has now: their data scope decides
-    # which existing customers it may match and change.
-    who = await load_user_access(conn, job.created_by) if job.created_by else None
-    if who is None or not who.active:
-        raise JobFailed("the user who started this import is no longer active")
-    parsed = importer.parse((await read_upload(conn, job.upload_id)).content)
-    start = int(job.state.get("next_row", 0))
-    counts = {k: int(job.state.get("counts", {}).get(k, 0)) for k in OUTCOMES}
-    end = min(start + CHUNK_ROWS, len(parsed.rows))
-    errors: list[dict[str, Any]] = []
-    for number, cells in parsed.rows[start:end]:
-        outcome, row_errors = await import_row(
-            conn, who, actor, parsed, importer.read_row(parsed, number, cells)
-        )
-        counts[outcome] += 1
-        errors += row_errors
-    done = end >= len(parsed.rows)
-    result = (
-        {**counts, "unknownColumns": parsed.unknown_columns, "rows": len(parsed.rows)}
-        if done
-        else None
+    async def one(who: Scoped, parsed: Any, number: int, cells: list[str]):
+        row = importer.read_row(parsed, number, cells)
+        outcome, errors = await import_row(conn, who, actor, parsed, row)
+        return [outcome], errors
+
+    return await import_file_chunk(
+        conn, job, parse=importer.parse, import_row=one, outcomes=OUTCOMES
     )
-    return ChunkOutcome(
-        state={"next_row": end, "counts": counts}, processed=end, total=len(parsed.rows),
-        done=done, result=result, errors=errors,
-    )  # fmt: skip

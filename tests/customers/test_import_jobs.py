@@ -7,11 +7,11 @@ import uuid
 
 from sqlalchemy import func, select, text, update
 
-from app.customers.jobs import CHUNK_ROWS
 from app.customers.tables import customers
 from app.db import tenant_transaction
 from app.errors import fail
 from app.jobs import service as jobs_service
+from app.jobs.imports import CHUNK_ROWS
 from app.jobs.tables import jobs
 from workers.tasks import run_job, sweep_stalled_jobs
 
