@@ -69,6 +69,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     uvicorn.run(
         "app.main:create_app", factory=True, host=args.host, port=args.port,
         log_level="info", access_log=False,
+        proxy_headers=False,  # the app applies KEHU_FORWARDED_ALLOW_IPS itself (app/main.py)
     )  # fmt: skip
 
 

@@ -72,6 +72,20 @@ AfterCommit = Callable[[], Awaitable[None]]
 OUTBOX_PENDING = "kehu.outbox_pending"
 
 
+# Set on connections that answer "who is asking" (tenant, user, client, signing keys):
+# bounded per request and cached, so statement counters (tests, and any tracing) skip
+# them and measure a request's own statements however the caches happen to be timed.
+LOOKUP_OPTION = "kehu_lookup"
+
+
+@asynccontextmanager
+async def lookup_connection(
+    engine: AsyncEngine, kind: str = "principal"
+) -> AsyncIterator[AsyncConnection]:
+    async with engine.connect() as conn:
+        yield await conn.execution_options(**{LOOKUP_OPTION: kind})
+
+
 def mark_outbox_pending(conn: AsyncConnection) -> None:
     """Tell whoever commits this transaction that it wrote outbox rows to relay."""
     conn.info[OUTBOX_PENDING] = True
@@ -130,6 +144,11 @@ class RequestDb:
         if self._conn is not None:
             conn, self._conn = self._conn, None
             await conn.close()
+
+
+def one_of(column: str, values: tuple[str, ...]) -> str:
+    """The SQL of a CHECK that a text column holds one of `values` (status enums)."""
+    return f"{column} in ({', '.join(repr(v) for v in values)})"
 
 
 def record_columns() -> list[Column]:

@@ -12,8 +12,10 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.accounts import pages as account_pages
+from app.api.body_limit import BodyLimit, capped_forms
 from app.api.context import Services
 from app.api.schema import schema
 from app.api.view import GraphQLView
@@ -75,13 +77,31 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readiness(services)),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route(
+                "/graphql",
+                BodyLimit(
+                    graphql,
+                    max_bytes=settings.max_request_bytes,
+                    max_upload_bytes=settings.max_upload_bytes,
+                ),
+                methods=["GET", "POST"],
+            ),
             *wellknown.routes(services),
-            *account_pages.routes(services),
-            *oauth_endpoints.routes(services, authorization),
-            *federation.routes(services, authorization),
+            *capped_forms(
+                [
+                    *account_pages.routes(services),
+                    *oauth_endpoints.routes(services, authorization),
+                    *federation.routes(services, authorization),
+                ],
+                max_bytes=settings.max_form_bytes,
+            ),
         ],
-        middleware=[Middleware(SpaCors, services=services)],
+        middleware=[
+            # The client address behind the proxies we run (KEHU_FORWARDED_ALLOW_IPS);
+            # here, not in uvicorn's options, so every way of serving the app agrees.
+            Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips),
+            Middleware(SpaCors, services=services),
+        ],
         lifespan=lifespan,
     )
     app.state.services = services

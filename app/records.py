@@ -4,16 +4,25 @@ Capabilities call these from their services; they flush, never commit."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Table, func, select, update
+from sqlalchemy import ColumnElement, Row, Table, func, select, true, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.audit.service import Actor, diff, record
 from app.errors import UserError, UserErrors, fail
+
+
+def fingerprint(payload: Any) -> str:
+    """A stable digest of a request, stored with what it created: a retry with the same
+    client-supplied id must carry the same request (else CONFLICT)."""
+    raw = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def new_id() -> uuid.UUID:
@@ -79,8 +88,12 @@ async def lock_for_change(
     visible: ColumnElement[bool] | None = None,
 ) -> Row:
     """The row to change, locked; missing or outside `visible` is NOT_FOUND, a stale
-    `version` is CONFLICT."""
-    condition = table.c.deleted_at.is_not(None) if deleted else table.c.deleted_at.is_(None)
+    `version` is CONFLICT. Tables without soft delete (no `deleted_at`) have only
+    live rows."""
+    if "deleted_at" not in table.c:
+        condition = true()
+    else:
+        condition = table.c.deleted_at.is_not(None) if deleted else table.c.deleted_at.is_(None)
     if visible is not None:
         condition = condition & visible
     row = (

@@ -48,6 +48,47 @@ class Settings:
     max_upload_bytes: int = field(
         default_factory=lambda: int(_env("KEHU_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024)))
     )
+    # The largest response an operation may ask for, in objects: each list multiplies
+    # what is below it by its page size (`first`/`last`, or the default page), so three
+    # nested pages of 100 rows ask for two million. Checked before execution
+    # (app/api/limits.py). The published operations cost at most ~9,300 with their
+    # default variables; the heaviest test query (50 purchase orders with lines and
+    # receipts' lines) ~63,000.
+    max_query_nodes: int = field(
+        default_factory=lambda: int(_env("KEHU_MAX_QUERY_NODES", "100000"))
+    )
+    # The body of a /graphql request that is not a file upload (JSON, or a GET's
+    # none), refused before it is read past this (app/api/body_limit.py). A multipart
+    # upload may be max_upload_bytes larger: this is its envelope's share.
+    max_request_bytes: int = field(
+        default_factory=lambda: int(_env("KEHU_MAX_REQUEST_BYTES", str(1024 * 1024)))
+    )
+    # The body of a POST to the sign-in and account forms (/oauth/*, /account/*),
+    # refused before it is read past this: they take it from anyone, before any
+    # authentication, and the largest (two passwords) is a few KiB.
+    max_form_bytes: int = field(
+        default_factory=lambda: int(_env("KEHU_MAX_FORM_BYTES", str(64 * 1024)))
+    )
+    # How long an account's own security history (catalog.account_events) is kept
+    # before the worker's daily cron deletes it; at least 90 days, the span the
+    # account page shows (the database refuses less).
+    account_events_retention_days: int = field(
+        default_factory=lambda: int(_env("KEHU_ACCOUNT_EVENTS_RETENTION_DAYS", "365"))
+    )
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto uvicorn believes
+    # (comma-separated addresses or CIDRs, "*" for any). The sign-in throttle counts
+    # per client address, so only list proxies you run: anyone else could pick the
+    # address they are throttled as.
+    forwarded_allow_ips: str = field(
+        default_factory=lambda: _env("KEHU_FORWARDED_ALLOW_IPS", "127.0.0.1")
+    )
+    # Hosts the sign-in flow may reach over http or at private, loopback or link-local
+    # addresses (app/federation/outbound.py): comma-separated host or host:port, e.g.
+    # "127.0.0.1:9000" for a local identity provider. Empty in production: tenant admins
+    # choose the URLs the server fetches, and must not point it at internal services.
+    federation_allow_private_hosts: str = field(
+        default_factory=lambda: _env("KEHU_FEDERATION_ALLOW_PRIVATE_HOSTS", "")
+    )
     # Outgoing mail (password-reset links), sent by the worker. Plain SMTP without
     # authentication, as to a local relay; STARTTLS and login are not supported yet.
     smtp_host: str = field(default_factory=lambda: _env("KEHU_SMTP_HOST", "127.0.0.1"))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
 from urllib.parse import urlsplit
 
 from app.errors import UserError
@@ -80,3 +82,64 @@ def web_url_problem(value: str) -> str | None:
     if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS):
         return None
     return HTTPS_RULE
+
+
+def check_decimal(
+    field: str,
+    value: Decimal | None,
+    *,
+    places: Decimal,
+    below: Decimal,
+    positive: bool = False,
+    signed: bool = False,
+) -> UserError | None:
+    """A finite number below `below` in size, with at most as many decimal places as
+    `places` has: more than 0 if `positive`, any but 0 if `signed`, else 0 or more.
+    None is REQUIRED (see `parse_decimal` for untyped input)."""
+    if value is None:
+        return UserError(field, "REQUIRED", f"{field} is required")
+    bound = f"10^{below.adjusted()}"
+    if signed:
+        rule = f"other than 0, above -{bound} and below {bound}"
+    else:
+        rule = f"{'more than 0' if positive else '0 or more'}, below {bound}"
+    # Finite first (NaN does not compare), range before places (quantizing a huge
+    # number overflows the decimal context).
+    if (
+        not value.is_finite()
+        or abs(value) >= below
+        or (value == 0 and (positive or signed))
+        or (value < 0 and not signed)
+    ):
+        return UserError(field, "INVALID", f"{field} must be {rule}")
+    if value != value.quantize(places):
+        return UserError(
+            field, "INVALID", f"{field} has at most {-places.as_tuple().exponent} decimal places"
+        )
+    return None
+
+
+def parse_decimal(
+    field: str,
+    value: Any,
+    *,
+    places: Decimal,
+    below: Decimal,
+    positive: bool = False,
+    signed: bool = False,
+) -> tuple[Decimal | None, UserError | None]:
+    """`check_decimal` for input not typed by the API (service callers): a Decimal, an
+    int or a decimal string, returned with exactly `places` decimals. A float or a bool
+    (binary fractions, True as 1), anything else and None are INVALID, not REQUIRED."""
+    if isinstance(value, float):
+        return None, UserError(field, "INVALID", f"{field} must be a decimal string, not a float")
+    if isinstance(value, bool) or not isinstance(value, (Decimal, int, str)):
+        return None, UserError(field, "INVALID", f"{field} must be a decimal number")
+    try:
+        number = Decimal(value)
+    except (InvalidOperation, ValueError):
+        return None, UserError(field, "INVALID", f"{field} must be a decimal number")
+    problem = check_decimal(
+        field, number, places=places, below=below, positive=positive, signed=signed
+    )
+    return (None, problem) if problem else (number.quantize(places), None)

@@ -50,6 +50,8 @@ def grant_catalog(connection: Connection, role: str) -> None:
         f"GRANT USAGE ON SCHEMA catalog TO {quoted}",
         f"GRANT SELECT ON catalog.tenants, catalog.signing_keys TO {quoted}",
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON {IDENTITY_TABLES} TO {quoted}",
+        # Append-only, like the audit log: an account's history cannot be rewritten.
+        f"GRANT SELECT, INSERT ON catalog.account_events TO {quoted}",
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA catalog TO {quoted}",
         f"REVOKE ALL ON catalog.alembic_version FROM {quoted}",
     ):

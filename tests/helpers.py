@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -13,6 +14,13 @@ from app.auth.tokens import issue_access_token
 from app.db import tenant_transaction
 from app.users import service as users
 from tenants import provisioning
+
+OPERATIONS = Path(__file__).resolve().parents[1] / "graphql" / "operations"
+
+
+def operation(name: str) -> str:
+    """The text of graphql/operations/<name>.graphql, the file clients copy."""
+    return (OPERATIONS / f"{name}.graphql").read_text()
 
 
 @dataclass

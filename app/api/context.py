@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
@@ -36,6 +38,8 @@ class Context:
     principal: Principal
     db: RequestDb
     services: Services
+    # Per-request batches of nested fields (app/api/batch.py).
+    batches: dict[Any, Any] = field(default_factory=dict)
 
     @property
     def actor(self) -> Actor:
@@ -43,3 +47,8 @@ class Context:
 
 
 Info = StrawberryInfo[Context, None]
+
+
+def tenant_today(info: Info) -> dt.date:
+    """Today in the tenant's calendar (document dates, validity, price lists)."""
+    return dt.datetime.now(ZoneInfo(info.context.principal.tenant.time_zone)).date()

@@ -18,6 +18,11 @@ from app.errors import BadUserInput
 
 E = TypeVar("E", bound=enum.Enum)
 
+# Every list inside a `filter:` argument (`in`, tags, and/or, custom fields) holds at
+# most this many items, as mutations taking id lists do; app/api/limits.py enforces
+# it for all filter inputs at once, before any resolver runs.
+MAX_FILTER_LIST = 100
+
 
 @strawberry.input(description="Match an id: equal to, one of, or (un)set.")
 class IdFilter:
@@ -45,6 +50,17 @@ class DateFilter:
     lte: dt.date | None = None
 
 
+@strawberry.input(
+    description="Match document numbers exactly (QT-2026-000045, SO-2026-000123, PO-...)."
+)
+class DocumentNumberFilter:
+    eq: str | None = None
+    in_: list[str] | None = strawberry.field(default=None, name="in")
+
+
+MAX_NUMBERS = MAX_FILTER_LIST
+
+
 @strawberry.input(description="Tags: having all of these, and/or any of these.")
 class TagsFilter:
     all: list[str] | None = None
@@ -56,7 +72,11 @@ def all_of(conditions: Iterable[ColumnElement[bool] | None]) -> ColumnElement[bo
     return and_(*present) if present else true()
 
 
-def _uuid(value: Any, field: str) -> uuid.UUID:
+def filter_id(value: Any, field: str) -> uuid.UUID | None:
+    """An id given in a filter or query argument (None when not given); a malformed
+    one is a BadUserInput naming the field, since it can match nothing."""
+    if value is None:
+        return None
     parsed = parse_uuid(value)
     if parsed is None:
         raise BadUserInput(f"{field}: {value!r} is not a valid id")
@@ -68,9 +88,9 @@ def id_condition(column: Any, f: IdFilter | None, field: str) -> ColumnElement[b
         return None
     parts = []
     if f.eq is not None:
-        parts.append(column == _uuid(f.eq, field))
+        parts.append(column == filter_id(f.eq, field))
     if f.in_ is not None:
-        parts.append(column.in_([_uuid(v, field) for v in f.in_]))
+        parts.append(column.in_([filter_id(v, field) for v in f.in_]))
     if f.is_null is not None:
         parts.append(column.is_(None) if f.is_null else column.is_not(None))
     return all_of(parts)
@@ -111,6 +131,27 @@ def date_condition(column: Any, f: DateFilter | None, time_zone: str) -> ColumnE
     if f.lte is not None:
         parts.append(column < dt.datetime.combine(f.lte + dt.timedelta(days=1), dt.time(), zone))
     return all_of(parts)
+
+
+def day_condition(column: Any, f: DateFilter | None) -> ColumnElement[bool] | None:
+    """For date columns (an order date, a due date), which are already calendar days."""
+    if f is None:
+        return None
+    return all_of([
+        column >= f.gte if f.gte is not None else None,
+        column <= f.lte if f.lte is not None else None,
+    ])  # fmt: skip
+
+
+def number_condition(column: Any, f: DocumentNumberFilter | None) -> ColumnElement[bool] | None:
+    if f is None:
+        return None
+    if f.in_ is not None and len(f.in_) > MAX_NUMBERS:
+        raise BadUserInput(f"number.in takes at most {MAX_NUMBERS} numbers")
+    return all_of([
+        column == f.eq.strip() if f.eq is not None else None,
+        column.in_([n.strip() for n in f.in_]) if f.in_ is not None else None,
+    ])  # fmt: skip
 
 
 def tags_condition(column: Any, f: TagsFilter | None) -> ColumnElement[bool] | None:

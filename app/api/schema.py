@@ -18,8 +18,14 @@ from app.activities.graphql import ActivityQueries
 from app.activities.mutations import ActivityMutations
 from app.activities.timeline_graphql import TIMELINE_ITEM_TYPES, TimelineQueries
 from app.api.errors import MaskUnexpectedErrors, log_unexpected
+from app.api.limits import RequestLimits
 from app.audit.graphql import AuditQueries
 from app.auth.graphql import RoleMutations, RoleQueries
+from app.billing.graphql import BillingQueries
+from app.billing.mutations import BillingMutations
+from app.catalog.graphql import CatalogQueries
+from app.catalog.mutations import CatalogMutations
+from app.company.graphql import CompanyMutations, CompanyQueries
 from app.custom_fields.graphql import CustomFieldMutations, CustomFieldQueries
 from app.customers.graphql import CustomerQueries
 from app.customers.imports import CustomerImportMutations
@@ -31,10 +37,16 @@ from app.leads.imports import LeadImportMutations
 from app.leads.mutations import LeadMutations
 from app.merge.graphql import MergeMutations, MergeQueries
 from app.oauth.graphql import ClientMutations, ClientQueries
+from app.orders.graphql import OrderQueries
+from app.orders.mutations import OrderMutations
 from app.pipeline.graphql import PipelineQueries
 from app.pipeline.mutations import PipelineMutations
 from app.pipeline.reports import PipelineReportQueries
 from app.pool.graphql import PoolMutations, PoolQueries
+from app.purchasing.graphql import PurchasingQueries
+from app.purchasing.mutations import PurchasingMutations
+from app.stock.graphql import StockQueries
+from app.stock.mutations import StockMutations
 from app.targets.graphql import TargetMutations, TargetQueries
 from app.teams.graphql import TeamMutations, TeamQueries
 from app.tiers.graphql import TierMutations, TierQueries
@@ -70,6 +82,12 @@ Query = merge_types(
         PipelineReportQueries,
         TargetQueries,
         LeadQueries,
+        CatalogQueries,
+        StockQueries,
+        OrderQueries,
+        BillingQueries,
+        PurchasingQueries,
+        CompanyQueries,
         ActivityQueries,
         TimelineQueries,
         JobQueries,
@@ -94,6 +112,12 @@ Mutation = merge_types(
         TargetMutations,
         LeadMutations,
         LeadImportMutations,
+        CatalogMutations,
+        StockMutations,
+        OrderMutations,
+        BillingMutations,
+        PurchasingMutations,
+        CompanyMutations,
         ActivityMutations,
         ClientMutations,
         AccountMutations,
@@ -117,6 +141,9 @@ schema = Schema(
         # validation caches live at module level, keyed by maxsize.
         QueryLimits,
         lambda: MaxTokensLimiter(max_token_count=5000),
+        # Query cost and filter list lengths: they depend on the variables, so they run
+        # after validation (cached per document), before execution.
+        RequestLimits,
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
         MaskUnexpectedErrors,

@@ -18,6 +18,7 @@ from joserfc.jwk import ECKey
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.db import lookup_connection
 from tenants.catalog import signing_keys
 
 ALGORITHM = "ES256"
@@ -167,7 +168,7 @@ class KeyRing:
 
     async def load(self) -> _Snapshot:
         started = time.monotonic()
-        async with self.engine.connect() as conn:
+        async with lookup_connection(self.engine, "signing_keys") as conn:
             rows = (
                 await conn.execute(
                     select(

@@ -36,6 +36,32 @@ PERMISSIONS: dict[str, str] = {
     "targets:manage": "Set sales targets",
     "activities:read": "See activities, tasks and appointments",
     "activities:write": "Log activities; create and change tasks and appointments",
+    "products:read": "See products, categories, price lists and resolved prices",
+    "products:write": "Create and change products and categories",
+    "products:read_cost": "See products' cost prices",
+    "prices:manage": "Define price lists and their prices",
+    "company:manage": "Set the company's base currency",
+    "stock:read": "See warehouses, stock levels, batches, moves and reorder rules",
+    "stock:write": "Post receipts, issues, transfers, adjustments and stock takes",
+    "warehouses:manage": "Define warehouses and reorder rules",
+    "quotes:read": "See quotes (of the customers in the data scope)",
+    "quotes:write": "Create, change, send, revise, reject and accept quotes",
+    "orders:read": "See sales orders (of the customers in the data scope)",
+    "orders:write": "Create and change draft sales orders",
+    "orders:confirm": "Confirm (审核), cancel and close sales orders",
+    "prices:override": "Type a line's unit price by hand on quotes and orders",
+    "shipments:read": "See shipments and sales returns (of the customers in the data scope)",
+    "shipments:write": "Ship confirmed orders and take goods back (sales returns)",
+    "invoices:read": "See invoices, credit notes and payments (of the customers in the scope)",
+    "invoices:write": "Invoice shipped goods and void unpaid invoices",
+    "payments:write": "Record payments and allocate payments and credit notes to invoices",
+    "receivables:read": "See open receivables and their ageing",
+    "purchasing:read": "See suppliers and purchase orders",
+    "purchasing:write": "Create and send purchase orders; manage suppliers",
+    "purchasing:receive": "Receive goods against purchase orders",
+    # Like products:read_cost, held by admin alone among the built-in roles: buying is
+    # admin's (purchasing:write); a custom buyer role is granted it explicitly.
+    "purchasing:read_cost": "See purchase prices on purchase orders and receipts",
     "jobs:read": "See background jobs",
     "users:read": "See users, teams and roles",
     "users:manage": "Add users and change their role, team and status",
@@ -56,6 +82,13 @@ READ = frozenset(
         "activities:read",
         "leads:read",
         "targets:read",
+        "products:read",
+        "stock:read",
+        "quotes:read",
+        "orders:read",
+        "shipments:read",
+        "invoices:read",
+        "receivables:read",
         "jobs:read",
         "users:read",
     }
@@ -69,14 +102,21 @@ WRITE = frozenset(
         "activities:write",
         "leads:write",
         "leads:import",
+        "quotes:write",
+        "orders:write",
     }
 )
 # Sensitive fields: without these the field is refused, never silently returned.
 CREDIT = frozenset({"customers:read_credit", "customers:write_credit"})
 # Reassigning customers (转移) is a manager's call; reps claim and release their own.
 TRANSFER = frozenset({"customers:transfer"})
-# What a manager runs for their team beyond reading and writing: merges and targets.
-TEAM_MANAGEMENT = frozenset({"customers:merge", "targets:manage"})
+# Approving orders (审核: credit and stock committed) and pricing by hand: a manager's.
+ORDER_APPROVAL = frozenset({"orders:confirm", "prices:override"})
+# What a manager runs for their team beyond reading and writing: merges, targets, and
+# approving its orders.
+TEAM_MANAGEMENT = frozenset({"customers:merge", "targets:manage"}) | ORDER_APPROVAL
+# Billing a team's customers and booking what they paid (开票 / 回款): a manager's.
+BILLING = frozenset({"invoices:write", "payments:write"})
 
 
 @dataclass(frozen=True)
@@ -98,7 +138,7 @@ BUILTIN_ROLES: dict[str, RoleDefinition] = {
         _builtin("admin", frozenset(PERMISSIONS), "all", "Everything, every record"),
         _builtin(
             "manager",
-            READ | WRITE | CREDIT | TRANSFER | TEAM_MANAGEMENT,
+            READ | WRITE | CREDIT | TRANSFER | TEAM_MANAGEMENT | BILLING | {"purchasing:read"},
             "team",
             "Runs a team: its records and the pool",
         ),
@@ -111,14 +151,42 @@ BUILTIN_ROLES: dict[str, RoleDefinition] = {
         ),  # fmt: skip
         _builtin(
             "warehouse",
-            frozenset({"customers:read", "contacts:read"}),
+            frozenset(
+                {
+                    "customers:read",
+                    "contacts:read",
+                    "products:read",
+                    "stock:read",
+                    "stock:write",
+                    "purchasing:read",
+                    "purchasing:receive",
+                    "orders:read",
+                    "shipments:read",
+                    "shipments:write",
+                }
+            ),
             "all",
-            "Ships to any customer; reads, never writes",
+            "Ships to any customer: reads customers, posts stock moves",
         ),  # fmt: skip
         _builtin("viewer", READ, "team", "Reads a team's records"),
+        # A distributor's user (users.distributor_id): the customers assigned to them and
+        # their distributor; its orders and quotes (placing draft orders; confirming, 审核,
+        # stays with staff holding orders:confirm); products at their prices, never cost
+        # (products:read_cost); stock of their distributor's consignment warehouses only
+        # (app/stock/queries.visible_warehouses).
         _builtin(
             "partner",
-            frozenset({"customers:read", "contacts:read"}),
+            frozenset(
+                {
+                    "customers:read",
+                    "contacts:read",
+                    "products:read",
+                    "orders:read",
+                    "orders:write",
+                    "quotes:read",
+                    "stock:read",
+                }
+            ),
             "assigned",
             "A distributor's user: only what is assigned to them",
         ),  # fmt: skip

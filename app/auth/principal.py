@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from app.auth.permissions import RoleDefinition
 from app.auth.roles import resolve_role
 from app.auth.tokens import TokenClaims
-from app.db import bind_tenant
+from app.db import bind_tenant, lookup_connection
 from app.errors import Forbidden, Unauthenticated
 from app.oauth.clients import API, Client, load_client
 from app.oauth.tables import refresh_tokens
@@ -52,6 +52,8 @@ class Principal:
     team_path: str | None = None
     # The API client acting (as its run-as user), when the token came from one.
     client_id: str | None = None
+    # The distributor (customer) a partner user works for; data scope "assigned" only.
+    distributor_id: uuid.UUID | None = None
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions
@@ -67,6 +69,8 @@ class Scoped(Protocol):
     def data_scope(self) -> str: ...
     @property
     def team_path(self) -> str | None: ...
+    @property
+    def distributor_id(self) -> uuid.UUID | None: ...
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,7 @@ class UserAccess:
     role: RoleDefinition
     team_id: uuid.UUID | None
     team_path: str | None
+    distributor_id: uuid.UUID | None = None
 
     @property
     def user_id(self) -> uuid.UUID:
@@ -106,6 +111,7 @@ async def load_user_access(conn: AsyncConnection, user_id: uuid.UUID) -> UserAcc
                 users.c.active,
                 users.c.team_id,
                 teams.c.path,
+                users.c.distributor_id,
             )  # fmt: skip
             .outerjoin(teams, teams.c.id == users.c.team_id)
             .where(users.c.id == user_id)
@@ -114,7 +120,9 @@ async def load_user_access(conn: AsyncConnection, user_id: uuid.UUID) -> UserAcc
     if row is None:
         return None
     role = await resolve_role(conn, row.role) or NO_ROLE  # a deleted custom role: no rights
-    return UserAccess(row.id, row.email, row.name, row.active, role, row.team_id, row.path)
+    return UserAccess(
+        row.id, row.email, row.name, row.active, role, row.team_id, row.path, row.distributor_id
+    )
 
 
 def principal_for(tenant: Tenant, access: UserAccess) -> Principal:
@@ -128,6 +136,7 @@ def principal_for(tenant: Tenant, access: UserAccess) -> Principal:
         data_scope=access.role.data_scope,
         team_id=access.team_id,
         team_path=access.team_path,
+        distributor_id=access.distributor_id,
     )
 
 
@@ -151,7 +160,7 @@ class TtlCache:
 
 
 async def load_tenant(engine: AsyncEngine, tenant_id: uuid.UUID) -> Tenant | None:
-    async with engine.connect() as conn:
+    async with lookup_connection(engine) as conn:
         row = (await conn.execute(select(tenants).where(tenants.c.id == tenant_id))).first()
     if row is None:
         return None
@@ -197,7 +206,7 @@ class PrincipalResolver:
     async def _cached(self, cache: TtlCache, key: Any, load) -> Any:
         value = cache.get(key)
         if value is None:
-            async with self.engine.connect() as conn:
+            async with lookup_connection(self.engine) as conn:
                 value = await load(conn)
             cache.put(key, MISSING if value is None else value)
         return None if value is MISSING else value
@@ -223,7 +232,7 @@ class PrincipalResolver:
         key = (tenant.id, user_id)
         user = self._users.get(key)
         if user is None:
-            async with self.engine.connect() as raw:
+            async with lookup_connection(self.engine) as raw:
                 user = await load_user_access(await bind_tenant(raw, tenant.schema_name), user_id)
             self._users.put(key, user)
         return user

@@ -27,6 +27,7 @@ class _Everything:
     user_id: uuid.UUID | None = None
     data_scope: str = "all"
     team_path: str | None = None
+    distributor_id: uuid.UUID | None = None
 
 
 EVERYTHING: Scoped = _Everything()  # type: ignore[assignment]
@@ -55,8 +56,19 @@ def people_visible(principal: Scoped, person: Any) -> ColumnElement[bool]:
     return false()
 
 
+def distributor_visible(principal: Scoped, customer: Any) -> ColumnElement[bool]:
+    """For the assigned scope, rows of the distributor the user works for: `customer`
+    is the column naming the row's customer (a customer's own id). A comparison with a
+    value the principal carries (loaded with it, cached), so no per-row lookup. Other
+    scopes get nothing from a distributor link."""
+    distributor_id = getattr(principal, "distributor_id", None)
+    if principal.data_scope != "assigned" or distributor_id is None or customer is None:
+        return false()
+    return customer == distributor_id
+
+
 def owner_visible(
-    principal: Scoped, owner: Any, assigned: Any | None = None
+    principal: Scoped, owner: Any, assigned: Any | None = None, customer: Any | None = None
 ) -> ColumnElement[bool]:
     """Owned rows: as `people_visible`, plus the unowned pool for own and team scopes
     (reps must see the public pool to claim from it).
@@ -64,9 +76,14 @@ def owner_visible(
     `assigned` scope sees only rows whose assignment column (`assigned`, e.g. a
     customer's partner) names the user: owning a row grants it nothing, since the owner
     is the internal rep responsible and a partner is assigned separately; it never sees
-    the pool. Rows with no assignment column are not visible to it at all."""
+    the pool. Rows with no assignment column are not visible to it at all. A partner
+    user working for a distributor also sees the rows whose `customer` column names
+    that distributor (`distributor_visible`)."""
     if principal.data_scope == "assigned":
-        return false() if assigned is None else assigned == principal.user_id
+        own = false() if assigned is None else assigned == principal.user_id
+        if getattr(principal, "distributor_id", None) is None or customer is None:
+            return own
+        return or_(own, distributor_visible(principal, customer))
     condition = people_visible(principal, owner)
     if principal.data_scope in ("own", "team"):
         return or_(condition, owner.is_(None))

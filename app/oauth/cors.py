@@ -26,6 +26,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.context import Services
+from app.db import lookup_connection
 from app.oauth.tables import oauth_clients
 
 logger = logging.getLogger("kehu.cors")
@@ -69,7 +70,7 @@ class RegisteredOrigins:
             if time.monotonic() < self._expires:
                 return  # another request refreshed it while this one waited
             try:
-                async with self.engine.connect() as conn:
+                async with lookup_connection(self.engine, "cors_origins") as conn:
                     self._origins = frozenset(await conn.scalars(ORIGINS))
             except Exception:
                 # Keep the last set rather than fail every browser request; try again
