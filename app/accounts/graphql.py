@@ -44,8 +44,8 @@ class AccountMutations:
             if account_id is None:
                 raise fail(None, "NOT_FOUND", "this user has no sign-in account")
             await service.change_password(
-                conn, account_id=account_id, current_password=input.current_password,
-                new_password=input.new_password,
+                conn, account_id=account_id, user_id=principal.user_id,
+                current_password=input.current_password, new_password=input.new_password,
             )  # fmt: skip
             return {"ok": True}
 

@@ -1,5 +1,12 @@
-"""The password-reset pages, rendered on the server: asking for a link by email
-(/account/password-reset) and choosing the new password (/account/password-reset/confirm).
+"""The account pages, rendered on the server: asking for a password-reset link by
+email (/account/password-reset), choosing the new password
+(/account/password-reset/confirm), and the account's own security history
+(/account/security).
+
+There is no session here: the history is shown in answer to the account's email and
+password, checked as a sign-in is (counted, throttled, refused while locked), and
+only that account's events are read. Nothing is kept that a stolen cookie could
+replay, and no tenant or admin has a way in.
 
 Nobody is signed in here, yet the POSTs are protected from cross-site forgery by a
 double-submit cookie: a random value in an HttpOnly, SameSite=Lax cookie scoped to
@@ -21,7 +28,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from app.accounts import passwords, reset
+from app.accounts import history, passwords, reset
+from app.accounts.service import SignInRefused, sign_in_with_password
 from app.errors import UserErrors
 from app.oauth.secrets import new_secret
 from app.validation import check_email
@@ -30,6 +38,7 @@ if TYPE_CHECKING:
     from app.api.context import Services
 
 REQUEST_PATH = "/account/password-reset"
+SECURITY_PATH = "/account/security"
 CSRF_COOKIE = "kehu_csrf"
 CSRF_FIELD = "csrf"
 CSRF_SHAPE = re.compile(r"[A-Za-z0-9_-]{32,64}")
@@ -55,6 +64,14 @@ POLICY_MESSAGES = {
     "CONTAINS_EMAIL": "密码不能包含您的邮箱地址。The password must not contain your email address.",
     "TOO_COMMON": "这个密码太容易被猜到。This password is too easy to guess.",
 }
+SIGN_IN_REFUSALS = {
+    "INVALID_CREDENTIALS": "邮箱或密码不正确。The email address or password is incorrect.",
+    "LOCKED": "登录失败次数过多，账户已暂时锁定。可以通过邮件重设密码来解锁。"
+    "Too many failed sign-ins: this account is locked for a while. Resetting the password"
+    " by email unlocks it.",
+    "THROTTLED": "来自您网络的登录失败次数过多，请稍后再试。"
+    "Too many failed sign-ins from your network. Try again later.",
+}
 PASSWORDS_DIFFER = "两次输入的密码不一致。The two passwords differ."
 INVALID_EMAIL = "请输入有效的邮箱地址。Enter a valid email address."
 
@@ -66,9 +83,10 @@ _templates = Environment(
 
 
 def client_ip(request: Request) -> str:
-    """The peer's address. Behind a reverse proxy that is the proxy's: trusting
-    X-Forwarded-For needs a trusted-proxy setting (not built yet), as otherwise any
-    client could choose the IP it is throttled as."""
+    """The client's address. Behind a reverse proxy listed in KEHU_FORWARDED_ALLOW_IPS
+    the app's proxy-headers middleware has replaced the proxy's address with the forwarded one; from
+    anyone else X-Forwarded-For is ignored, so a client cannot choose the address it
+    is throttled as."""
     return request.client.host if request.client else "unknown"
 
 
@@ -83,6 +101,17 @@ def _csrf_ok(request: Request, form: dict[str, str]) -> bool:
     return bool(CSRF_SHAPE.fullmatch(cookie)) and hmac.compare_digest(
         cookie.encode(), submitted.encode()
     )
+
+
+async def _posted_form(request: Request, services: Services) -> dict[str, str] | HTMLResponse:
+    """The POSTed form, or the page that refuses it: unreadable (400) or without the
+    double-submitted CSRF value (403)."""
+    form = await _read_form(request)
+    if form is None:
+        return _bad_request(request, services)
+    if not _csrf_ok(request, form):
+        return _forbidden(request, services)
+    return form
 
 
 def _page(
@@ -158,11 +187,9 @@ def routes(services: Services) -> list[Route]:
     async def ask_for_link(request: Request) -> HTMLResponse:
         if request.method != "POST":
             return request_form(request)
-        form = await _read_form(request)
-        if form is None:
-            return _bad_request(request, services)
-        if not _csrf_ok(request, form):
-            return _forbidden(request, services)
+        form = await _posted_form(request, services)
+        if isinstance(form, HTMLResponse):
+            return form
         email = form.get("email", "").strip()
         if not email or check_email("email", email):
             return request_form(request, email=email, error=INVALID_EMAIL)
@@ -197,11 +224,9 @@ def routes(services: Services) -> list[Route]:
             if email is None:
                 return _invalid_link(request, services)
             return password_form(request, token=token, email=email)
-        form = await _read_form(request)
-        if form is None:
-            return _bad_request(request, services)
-        if not _csrf_ok(request, form):
-            return _forbidden(request, services)
+        form = await _posted_form(request, services)
+        if isinstance(form, HTMLResponse):
+            return form
         token = form.get("token", "")
         email = await reset.email_for_token(engine, token)
         if email is None:
@@ -223,7 +248,41 @@ def routes(services: Services) -> list[Route]:
             "You can now sign in with your new password. You were signed out everywhere else.",
         )  # fmt: skip
 
+    def security_form(request: Request, *, email: str = "", error: str | None = None,
+                      status: int = 200):  # fmt: skip
+        return _page(
+            request, services, "security.html", status=status,
+            title="账户安全记录 / Your account's security history", action=SECURITY_PATH,
+            email=email, error=error, days=history.SHOWN_DAYS, reset_link=REQUEST_PATH,
+        )  # fmt: skip
+
+    async def security_history(request: Request) -> HTMLResponse:
+        if request.method != "POST":
+            return security_form(request)
+        form = await _posted_form(request, services)
+        if isinstance(form, HTMLResponse):
+            return form
+        email = form.get("email", "").strip()
+        try:
+            account = await sign_in_with_password(
+                services, email=email, password=form.get("password", ""), ip=client_ip(request)
+            )
+        except SignInRefused as refused:
+            status = 429 if refused.code == "THROTTLED" else 401
+            return security_form(
+                request, email=email, error=SIGN_IN_REFUSALS[refused.code], status=status
+            )
+        async with engine.connect() as conn:
+            events = await history.recent_events(conn, account.id)
+        return _page(
+            request, services, "history.html",
+            title="账户安全记录 / Your account's security history", email=account.email,
+            events=[history.describe(event) for event in events], days=history.SHOWN_DAYS,
+            at_most=history.SHOWN_AT_MOST, reset_link=REQUEST_PATH,
+        )  # fmt: skip
+
     return [
         Route(REQUEST_PATH, ask_for_link, methods=["GET", "POST"]),
         Route(reset.CONFIRM_PATH, choose_password, methods=["GET", "POST"]),
+        Route(SECURITY_PATH, security_history, methods=["GET", "POST"]),
     ]

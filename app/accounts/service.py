@@ -1,11 +1,21 @@
-"""Signing in with a password, changing it, and the account events every member tenant
-sees in its audit log.
+"""Signing in with a password, changing it, and where account events are recorded.
 
-Account events are recorded in the audit log of each active tenant the account
-belongs to (the password is one for all of them), with actor kind "account" and the
-account's id as actor id (the sign-in page acts before anyone is signed in to a
-tenant), and entity ("account", that tenant's user id) so an admin finds them by
-the user. An unknown email has no tenant to record into: nothing is recorded.
+One account can belong to several tenants, and any tenant's admin can make an
+existing account a member of their tenant (createUser with its email). So what
+happens to the account itself, outside any tenant, must not show in a tenant's audit
+log: a failed sign-in (with the IP it came from and the lock it set) or a password
+reset would otherwise tell every member tenant where and when the person signs in,
+though they work in another one. Hence:
+
+- Account-level events (`sign_in.failed`, `account.password_reset`, and every
+  password change) go to the account's own history, `catalog.account_events`, which
+  only the account's owner is ever meant to see. An unknown email has no account:
+  nothing is recorded.
+- A tenant's audit log gets only what happened in that tenant's context, without an
+  IP: `sign_in.succeeded` once the sign-in chose that tenant (app/oauth/endpoints.py),
+  and `account.password_changed` when a user signed in to that tenant changed the
+  password there (actor kind "account" with the account's id, entity ("account",
+  that tenant's user id), so an admin finds it by the user).
 """
 
 from __future__ import annotations
@@ -24,13 +34,10 @@ from app.accounts.passwords import (
     needs_rehash,
     verify_password,
 )
-from app.accounts.tables import accounts, memberships
-from app.audit.service import Actor, diff
-from app.audit.tables import audit_log
-from app.db import TENANT
+from app.accounts.tables import account_events, accounts
+from app.audit.service import Actor, record
 from app.errors import UserError, UserErrors, fail
 from app.oauth.tables import refresh_tokens
-from tenants.catalog import tenants
 
 if TYPE_CHECKING:
     from app.api.context import Services
@@ -68,26 +75,24 @@ async def record_account_event(
     *,
     account_id: uuid.UUID,
     action: str,
-    changes: dict[str, Any] | None = None,
+    details: dict[str, Any] | None = None,
 ) -> None:
-    """Record `action` in the audit log of every active tenant the account belongs
-    to, in `conn`'s transaction. Each insert names its tenant schema itself, so a
-    connection bound to one tenant stays bound to it."""
-    rows = await conn.execute(
-        select(tenants.c.schema_name, memberships.c.user_id)
-        .join(tenants, tenants.c.id == memberships.c.tenant_id)
-        .where(memberships.c.account_id == account_id, tenants.c.status == "active")
-        .order_by(tenants.c.schema_name)
+    """Add `action` to the account's own history, in `conn`'s transaction; `details`
+    are JSON values."""
+    await conn.execute(
+        insert(account_events).values(account_id=account_id, action=action, details=details or {})
     )
-    actor = account_actor(account_id)
-    for schema, user_id in rows.all():
-        await conn.execute(
-            insert(audit_log).values(
-                actor_id=actor.id, actor_kind=actor.kind, action=action,
-                entity_type="account", entity_id=user_id, changes=changes or {},
-            ),
-            execution_options={"schema_translate_map": {TENANT: schema}},
-        )  # fmt: skip
+
+
+async def record_in_tenant(
+    conn: AsyncConnection, *, account_id: uuid.UUID, user_id: uuid.UUID, action: str
+) -> None:
+    """Record `action` in the audit log of the tenant `conn` is bound to (the one the
+    account acted in, as that tenant's user `user_id`)."""
+    await record(
+        conn, actor=account_actor(account_id), action=action, entity_type="account",
+        entity_id=user_id,
+    )  # fmt: skip
 
 
 async def store_password(
@@ -127,31 +132,16 @@ async def store_password(
 async def _account_by_email(conn: AsyncConnection, email: str):
     return (
         await conn.execute(
-            select(
-                accounts.c.id, accounts.c.email, accounts.c.password_hash, throttle.is_locked()
-            ).where(func.lower(accounts.c.email) == email.strip().lower())
+            select(accounts.c.id, accounts.c.email, accounts.c.password_hash).where(
+                func.lower(accounts.c.email) == email.strip().lower()
+            )
         )
     ).first()
 
 
-async def _refuse(services: Services, account, *, ip: str, reason: str) -> None:
-    """Count a failed sign-in against the IP and, for a known account, the account;
-    record it in the account's tenants."""
-    await throttle.count(services, throttle.SIGN_IN_FAILURES_PER_IP, ip)
-    if account is None:
-        return
-    async with services.engine.begin() as conn:
-        details: dict[str, Any] = {"ip": ip, "reason": reason}
-        if reason != "locked":
-            locked_until = await throttle.note_failed_sign_in(conn, account.id)
-            if locked_until is not None:
-                details["lockedUntil"] = locked_until
-        await record_account_event(
-            conn, account_id=account.id, action="sign_in.failed", changes=diff(None, details)
-        )
-
-
-async def _signed_in(services: Services, account, password: str) -> SignedInAccount:
+async def _signed_in(services: Services, account, password: str, ip: str) -> SignedInAccount:
+    # The attempt was counted as a failure up front: a success gives it back.
+    await throttle.uncount(services, throttle.SIGN_IN_FAILURES_PER_IP, ip)
     async with services.engine.begin() as conn:
         await throttle.clear_failed_sign_ins(conn, account.id)
     if needs_rehash(account.password_hash):
@@ -171,40 +161,65 @@ async def _signed_in(services: Services, account, password: str) -> SignedInAcco
 async def sign_in_with_password(
     services: Services, *, email: str, password: str, ip: str
 ) -> SignedInAccount:
-    """The account these credentials sign in as, or SignInRefused. Checks, in order:
-    the IP's failures, the account's lockout (even the right password is refused while
-    locked), the password. Recording `sign_in.succeeded` is the caller's, once a
-    tenant is chosen."""
-    if await throttle.exhausted(services, throttle.SIGN_IN_FAILURES_PER_IP, ip):
+    """The account these credentials sign in as, or SignInRefused. In order: the
+    attempt takes a place in the IP's window (THROTTLED if none is left), then in the
+    account's run of failures (LOCKED if the account is locked: even the right
+    password is refused), and only then is the password verified; a success gives
+    both places back. Recording `sign_in.succeeded` is the caller's, once a tenant is
+    chosen."""
+    if not await throttle.count(services, throttle.SIGN_IN_FAILURES_PER_IP, ip):
         raise SignInRefused("THROTTLED")
-    async with services.engine.connect() as conn:
+    attempt = None
+    # Committed before the hash is verified: the row lock is held for one statement,
+    # not for the ~100 ms of the hash.
+    async with services.engine.begin() as conn:
         account = await _account_by_email(conn, email)
-    if account is not None and account.locked:
-        await _refuse(services, account, ip=ip, reason="locked")
+        if account is not None:
+            attempt = await throttle.reserve_sign_in(conn, account.id)
+            if attempt is None:
+                await record_account_event(
+                    conn, account_id=account.id, action="sign_in.failed",
+                    details={"ip": ip, "reason": "locked"},
+                )  # fmt: skip
+    if account is not None and attempt is None:
         raise SignInRefused("LOCKED")
     # Unknown emails and accounts without a password are checked against the dummy
     # hash: they take as long as a wrong password.
-    if not await verify_password(account.password_hash if account else None, password):
-        reason = "no_password" if account and account.password_hash is None else "wrong_password"
-        await _refuse(services, account, ip=ip, reason=reason)
-        raise SignInRefused("INVALID_CREDENTIALS")
-    return await _signed_in(services, account, password)
+    if await verify_password(account.password_hash if account else None, password):
+        return await _signed_in(services, account, password, ip)
+    if account is not None:
+        details: dict[str, Any] = {
+            "ip": ip,
+            "reason": "no_password" if account.password_hash is None else "wrong_password",
+        }
+        if attempt.locks_until is not None:
+            details["lockedUntil"] = attempt.locks_until.isoformat()
+        async with services.engine.begin() as conn:
+            await record_account_event(
+                conn, account_id=account.id, action="sign_in.failed", details=details
+            )
+    raise SignInRefused("INVALID_CREDENTIALS")
 
 
 async def change_password(
-    conn: AsyncConnection, *, account_id: uuid.UUID, current_password: str, new_password: str
+    conn: AsyncConnection,
+    *,
+    account_id: uuid.UUID,
+    user_id: uuid.UUID,
+    current_password: str,
+    new_password: str,
 ) -> None:
-    """Change a signed-in account's password in `conn`'s transaction, ending its other
-    sessions; UserErrors name `currentPassword` or `newPassword`.
+    """Change a signed-in account's password in `conn`'s transaction (bound to the
+    tenant the user `user_id` is signed in to, whose audit log records it), ending its
+    other sessions; UserErrors name `currentPassword` or `newPassword`.
 
-    A wrong current password counts as a failed sign-in (a stolen access token must
-    not become a way to guess the password); the count is written on a connection of
-    its own, as the caller rolls `conn` back on UserErrors."""
+    Checking the current password is a sign-in attempt (a stolen access token must
+    not become a way to guess the password): counted before it is verified, like
+    one, and on a connection of its own, as the caller rolls `conn` back on
+    UserErrors."""
     account = (
         await conn.execute(
-            select(accounts.c.email, accounts.c.password_hash, throttle.is_locked()).where(
-                accounts.c.id == account_id
-            )
+            select(accounts.c.email, accounts.c.password_hash).where(accounts.c.id == account_id)
         )
     ).one()
     if account.password_hash is None:
@@ -212,12 +227,15 @@ async def change_password(
             "currentPassword", "NO_PASSWORD",
             "this account has no password yet: set one with a password-reset email",
         )  # fmt: skip
-    if account.locked:
+    async with conn.engine.begin() as counting:
+        attempt = await throttle.reserve_sign_in(counting, account_id)
+    if attempt is None:
         raise fail("currentPassword", "LOCKED", REFUSALS["LOCKED"])
     errors: list[UserError] = []
-    if not await verify_password(account.password_hash, current_password):
+    if await verify_password(account.password_hash, current_password):
         async with conn.engine.begin() as counting:
-            await throttle.note_failed_sign_in(counting, account_id)
+            await throttle.clear_failed_sign_ins(counting, account_id)
+    else:
         errors.append(UserError("currentPassword", "INVALID", "the current password is wrong"))
     if policy := check_new_password("newPassword", new_password, account.email):
         errors.append(policy)
@@ -229,3 +247,6 @@ async def change_password(
     if not changed:
         raise fail("currentPassword", "CONFLICT", "the password was changed meanwhile; try again")
     await record_account_event(conn, account_id=account_id, action="account.password_changed")
+    await record_in_tenant(
+        conn, account_id=account_id, user_id=user_id, action="account.password_changed"
+    )

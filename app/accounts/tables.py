@@ -4,11 +4,13 @@ each membership points at that tenant's own `users` row (where role and team liv
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     LargeBinary,
@@ -20,7 +22,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from app.db import catalog_metadata
 
@@ -60,6 +62,23 @@ external_identities = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("issuer", "subject", name="pk_external_identities"),
     Index("ix_external_identities_account_id", "account_id"),
+)
+
+# An account's own security history (failed sign-ins with their IP, password resets):
+# the account's, not any tenant's, so it is never copied into a tenant's audit log.
+# The application role may only read and append (tenants/grants.py); old events go
+# through catalog.prune_account_events (migration 0005).
+account_events = Table(
+    "account_events",
+    catalog_metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("account_id", Uuid, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("action", Text, nullable=False),
+    Column("details", JSONB, nullable=False, server_default="{}"),
+    Index("ix_account_events_account_id_at", "account_id", "at"),
+    # Retention deletes by age (migration 0005's prune_account_events).
+    Index("ix_account_events_at", "at"),
 )
 
 # Only a hash of the emailed token is stored: a leaked table resets no password.

@@ -10,6 +10,12 @@ restart: after LOCKOUT_AFTER consecutive failures the account is locked for
 LOCKOUT_SECONDS, and every further failure before a success locks it again at once,
 so a guesser gets one try per lockout period while the owner can still reset the
 password by mail (which clears the lockout).
+
+Sign-in attempts are counted before the password is verified, not after: checking a
+limit and counting the failure ~100 ms later (the hash) would let a burst of
+simultaneous guesses all pass the check. An attempt first takes its place in the
+IP's window and in the account's run of failures, atomically, and is refused if
+there is none left; a success gives both back.
 """
 
 from __future__ import annotations
@@ -56,13 +62,6 @@ def _key(services: Services, window: Window, subject: str) -> str:
     return f"{services.settings.queue_name}:throttle:{window.name}:{subject}"
 
 
-async def exhausted(services: Services, window: Window, subject: str) -> bool:
-    """Whether `subject` used up its window (without counting anything)."""
-    redis = await services.queue.pool()
-    count = await redis.get(_key(services, window, subject))
-    return count is not None and int(count) >= window.limit
-
-
 async def count(services: Services, window: Window, subject: str) -> bool:
     """Count one event of `subject`; whether it was within the limit."""
     redis = await services.queue.pool()
@@ -76,15 +75,42 @@ async def count(services: Services, window: Window, subject: str) -> bool:
     return value <= window.limit
 
 
-async def note_failed_sign_in(conn: AsyncConnection, account_id: uuid.UUID) -> dt.datetime | None:
-    """Count a failed sign-in of the account in one statement (concurrent failures
-    cannot lose a count); the time it is locked until, if this failure locked it."""
+# Only decrements a window that still exists: after it expired, a DECR would make a
+# counter of -1 without expiry, a head start for the next window that never ends.
+_UNCOUNT = """
+if redis.call('exists', KEYS[1]) == 1 then return redis.call('decr', KEYS[1]) end
+return 0
+"""
+
+
+async def uncount(services: Services, window: Window, subject: str) -> None:
+    """Give back an event counted by `count` (one that turned out not to be one)."""
+    redis = await services.queue.pool()
+    await redis.eval(_UNCOUNT, 1, _key(services, window, subject))
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A sign-in attempt, counted as a failure until the password proves otherwise;
+    `locks_until` is the lock that counting set, if it reached the limit."""
+
+    locks_until: dt.datetime | None
+
+
+async def reserve_sign_in(conn: AsyncConnection, account_id: uuid.UUID) -> Attempt | None:
+    """Count an attempt as a failure before the password is checked, in one statement
+    that only succeeds while the account is not locked (None if it is locked, or gone).
+    Row locking serialises concurrent attempts: no more of a burst get through than
+    one after another would, and the one that reaches the limit locks out the rest."""
     failures = accounts.c.failed_sign_ins + 1
     locks = failures >= LOCKOUT_AFTER
     row = (
         await conn.execute(
             update(accounts)
-            .where(accounts.c.id == account_id)
+            .where(
+                accounts.c.id == account_id,
+                or_(accounts.c.locked_until.is_(None), accounts.c.locked_until <= func.now()),
+            )
             .values(
                 failed_sign_ins=failures,
                 locked_until=case(
@@ -94,13 +120,14 @@ async def note_failed_sign_in(conn: AsyncConnection, account_id: uuid.UUID) -> d
             )
             .returning(accounts.c.failed_sign_ins, accounts.c.locked_until)
         )
-    ).one()
-    return row.locked_until if row.failed_sign_ins >= LOCKOUT_AFTER else None
+    ).first()
+    if row is None:
+        return None
+    return Attempt(row.locked_until if row.failed_sign_ins >= LOCKOUT_AFTER else None)
 
 
 async def clear_failed_sign_ins(conn: AsyncConnection, account_id: uuid.UUID) -> None:
-    """A success (or a new password) ends the run of failures and any lockout. Most
-    sign-ins follow no failure: those write nothing."""
+    """A success (or a new password) ends the run of failures and any lockout."""
     await conn.execute(
         update(accounts)
         .where(
@@ -109,8 +136,3 @@ async def clear_failed_sign_ins(conn: AsyncConnection, account_id: uuid.UUID) ->
         )
         .values(failed_sign_ins=0, locked_until=None)
     )
-
-
-def is_locked():
-    """A column expression: the account is locked now (by the database's clock)."""
-    return func.coalesce(accounts.c.locked_until > func.now(), False).label("locked")

@@ -5,9 +5,10 @@ One provider per tenant, in the catalog (`identity_providers`, keyed by tenant i
 the sign-in pages find it before anyone is signed in. Every read and write here names
 the caller's tenant, so another tenant's provider looks exactly like none at all.
 
-Configuring stays offline: the issuer's discovery document and keys are fetched at
-sign-in (and cached there), never here, so a provider that is down or not yet set up
-does not stop an admin from saving its settings.
+Configuring stays offline but for a DNS lookup of the issuer's host (an internal
+address is refused, app/federation/outbound.py): the issuer's discovery document and
+keys are fetched at sign-in (and cached there), never here, so a provider that is down
+or not yet set up (not even in DNS) does not stop an admin from saving its settings.
 
 The client secret is write-only: no GraphQL field returns it and no audit record holds
 it (only the fact that it changed). The sign-in flow needs it in clear to redeem codes
@@ -39,7 +40,14 @@ from app.api.permissions import requires
 from app.audit.service import Actor, diff, record
 from app.auth.roles import resolve_role
 from app.errors import UserError, UserErrors
-from app.validation import MAX_URL_LENGTH, check_length, check_required, web_url_problem
+from app.federation.outbound import OutboundPolicy
+from app.validation import (
+    HTTPS_RULE,
+    MAX_URL_LENGTH,
+    check_length,
+    check_required,
+    web_url_problem,
+)
 
 MANAGE = "sign_in:manage"
 ENTITY = "identity_provider"
@@ -97,19 +105,28 @@ async def load_identity_provider(
 # --- checks (pure) ----------------------------------------------------------------
 
 
-def issuer_problem(value: str) -> str | None:
-    """Why `value` is no acceptable issuer, or None. The issuer is compared exactly
-    with the discovery document's and the ID tokens' `iss`, so it is kept as written."""
+def issuer_problem(value: str, policy: OutboundPolicy) -> str | None:
+    """Why `value` is no acceptable issuer as written, or None (no lookup). The issuer
+    is compared exactly with the discovery document's and the ID tokens' `iss`, so it
+    is kept as written."""
     # OpenID Connect Discovery: an issuer has no query or fragment (even an empty one).
     if "?" in value or "#" in value:
         return "must not have a query or fragment"
-    return web_url_problem(value)
+    reason = web_url_problem(value)
+    # Browsers may be sent to loopback http, but the server fetches the issuer itself:
+    # which schemes and hosts it may fetch is the outbound policy's to say.
+    if reason is not None and reason != HTTPS_RULE:
+        return reason
+    return policy.scheme_problem(value)
 
 
-def check_issuer(issuer: str) -> list[UserError]:
+async def check_issuer(issuer: str, policy: OutboundPolicy) -> list[UserError]:
+    """Also refuses an issuer whose host resolves to a private, loopback, link-local or
+    otherwise internal address: anyone can make the server fetch it by starting a
+    sign-in. Sign-in checks again (DNS can change since); this is the early warning."""
     if error := check_required("issuer", issuer, max_length=MAX_URL_LENGTH):
         return [error]
-    reason = issuer_problem(issuer)
+    reason = issuer_problem(issuer, policy) or await policy.configuration_problem(issuer)
     return [UserError("issuer", "INVALID", f"issuer {reason}")] if reason else []
 
 
@@ -189,11 +206,12 @@ class ProviderSettings:
 
 
 async def _check(
-    conn: AsyncConnection, settings: ProviderSettings, *, creating: bool
-) -> list[UserError]:
+    conn: AsyncConnection, settings: ProviderSettings, issuer_errors: list[UserError], *,
+    creating: bool,
+) -> list[UserError]:  # fmt: skip
     client_id = check_required("clientId", settings.client_id, max_length=MAX_CLIENT_ID_LENGTH)
     return (
-        check_issuer(settings.issuer)
+        issuer_errors
         + ([client_id] if client_id else [])
         + check_client_secret(settings.client_secret, creating=creating)
         + check_domains(settings.allowed_domains)
@@ -256,12 +274,15 @@ def _changes(current: Row | None, values: dict[str, Any], secret: str | None) ->
 
 
 async def configure_identity_provider(
-    conn: AsyncConnection, actor: Actor, tenant_id: uuid.UUID, settings: ProviderSettings
-) -> Row:
+    conn: AsyncConnection, actor: Actor, tenant_id: uuid.UUID, settings: ProviderSettings,
+    policy: OutboundPolicy,
+) -> Row:  # fmt: skip
     """Create or replace the tenant's provider; returns it without the secret. Nothing
     changes (and nothing is audited) when every field is as stored already."""
+    # Before the row lock: a slow DNS lookup must not hold up other admins.
+    issuer_errors = await check_issuer(settings.issuer, policy)
     current = await _lock(conn, tenant_id)
-    if errors := await _check(conn, settings, creating=current is None):
+    if errors := await _check(conn, settings, issuer_errors, creating=current is None):
         raise UserErrors(errors)
     values = settings.values()
     secret = settings.client_secret
@@ -343,8 +364,8 @@ class IdentityProvider:
 @strawberry.input
 class ConfigureIdentityProviderInput:
     issuer: str = strawberry.field(
-        description="An https:// URL (http:// only for loopback hosts), no query or fragment; "
-        "its discovery document is fetched at sign-in, not now."
+        description="An https:// URL of a public host, no query or fragment; its discovery "
+        "document is fetched at sign-in, not now."
     )
     client_id: str
     client_secret: str | None = strawberry.field(
@@ -397,9 +418,11 @@ class IdentityProviderMutations:
             input.default_role, input.enabled,
         )  # fmt: skip
 
+        policy = OutboundPolicy.parse(info.context.services.settings.federation_allow_private_hosts)
+
         async def change(conn) -> dict:
             row = await configure_identity_provider(
-                conn, info.context.actor, info.context.principal.tenant.id, settings
+                conn, info.context.actor, info.context.principal.tenant.id, settings, policy
             )
             return {"identity_provider": IdentityProvider.from_row(row)}
 

@@ -8,7 +8,10 @@ Both legs belong to one authorization request of one of our clients; when the
 provider vouches for the user, the request carries on as after a password sign-in.
 The provider's discovery document and JWKS are fetched at sign-in (and cached), and
 the ID token is validated explicitly: signature against the provider's keys, issuer,
-audience, expiry, nonce, and a verified email in an allowed domain.
+audience, expiry, nonce, and a verified email in an allowed domain. Every request to
+the provider goes through app/federation/outbound.py: https to public addresses only,
+checked when it is sent, since anyone may start a sign-in and the URLs come from a
+tenant admin and from whatever the provider's discovery document says.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -37,7 +41,9 @@ from app.accounts.tables import external_identities, memberships
 from app.api.context import Services
 from app.audit.service import SYSTEM, Actor, diff, record
 from app.db import tenant_transaction
+from app.federation import outbound
 from app.federation.admin import IdentityProviderConfig, load_identity_provider
+from app.federation.outbound import OutboundPolicy, RefusedURL
 from app.oauth.endpoints import (
     CSRF_COOKIE,
     FEDERATED_START_PATH,
@@ -54,6 +60,8 @@ METADATA_TTL_SECONDS = 300
 LEEWAY_SECONDS = 60
 HTTP_TIMEOUT = httpx.Timeout(10.0)
 
+T = TypeVar("T")
+
 
 class FederationError(Exception):
     """Shown to the person signing in; says what went wrong without secrets."""
@@ -66,10 +74,31 @@ class ProviderMetadata:
     fetched_at: float
 
 
+async def _reach(field: str, url: Any, contact: Callable[[str], Awaitable[T]]) -> T:
+    """`contact(url)`, or a FederationError naming the URL's field if it is missing or
+    refused."""
+    if not isinstance(url, str):
+        raise FederationError(f"the identity provider's discovery document has no {field}")
+    try:
+        return await contact(url)
+    except RefusedURL as refused:
+        raise FederationError(
+            f"we do not contact the identity provider's {field} ({refused})"
+        ) from refused
+
+
+async def _send(
+    http: httpx.AsyncClient, field: str, method: str, url: Any, **kwargs: Any
+) -> httpx.Response:
+    """The request, or a FederationError naming the URL's field if it is refused."""
+    return await _reach(field, url, lambda checked: http.request(method, checked, **kwargs))
+
+
 class Providers:
     """Discovery documents and key sets by issuer, cached per process."""
 
-    def __init__(self) -> None:
+    def __init__(self, policy: OutboundPolicy) -> None:
+        self.policy = policy
         self._cache: dict[str, ProviderMetadata] = {}
 
     async def metadata(self, issuer: str, *, refresh: bool = False) -> ProviderMetadata:
@@ -78,12 +107,17 @@ class Providers:
             return cached
         url = issuer.rstrip("/") + "/.well-known/openid-configuration"
         try:
-            async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as http:
-                document = (await http.get(url)).raise_for_status().json()
+            async with outbound.client(self.policy, timeout=HTTP_TIMEOUT) as http:
+                response = await _send(http, "issuer", "GET", url)
+                document = response.raise_for_status().json()
                 # The document must be the issuer's own (OpenID Connect Discovery 4.3).
-                if document.get("issuer") != issuer:
+                if not isinstance(document, dict) or document.get("issuer") != issuer:
                     raise FederationError("the provider's discovery document names another issuer")
-                jwks = (await http.get(document["jwks_uri"])).raise_for_status().json()
+                # Checked now too, so nobody signs in at the provider only to be refused
+                # on the way back; the transport checks it again when the code is redeemed.
+                await _reach("token_endpoint", document.get("token_endpoint"), self.policy.resolve)
+                response = await _send(http, "jwks_uri", "GET", document.get("jwks_uri"))
+                jwks = response.raise_for_status().json()
         except (httpx.HTTPError, ValueError, KeyError) as error:
             raise FederationError("the identity provider could not be reached") from error
         metadata = ProviderMetadata(document, KeySet.import_key_set(jwks), time.monotonic())
@@ -134,7 +168,9 @@ class Federation:
     def __init__(self, services: Services, endpoints: Endpoints) -> None:
         self.services = services
         self.endpoints = endpoints
-        self.providers = Providers()
+        # Parsed once, so a malformed KEHU_FEDERATION_ALLOW_PRIVATE_HOSTS stops startup.
+        self.policy = OutboundPolicy.parse(services.settings.federation_allow_private_hosts)
+        self.providers = Providers(self.policy)
 
     @property
     def callback_url(self) -> str:
@@ -225,9 +261,10 @@ class Federation:
         form = {"grant_type": "authorization_code", "code": code,
                 "redirect_uri": self.callback_url, "code_verifier": pending["verifier"]}  # fmt: skip
         try:
-            async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as http:
-                response = await http.post(
-                    metadata.document["token_endpoint"], data=form,
+            async with outbound.client(self.policy, timeout=HTTP_TIMEOUT) as http:
+                response = await _send(
+                    http, "token_endpoint", "POST", metadata.document.get("token_endpoint"),
+                    data=form,
                     auth=(quote(config.client_id, safe=""), quote(config.client_secret, safe="")),
                 )  # fmt: skip
                 token = response.raise_for_status().json()

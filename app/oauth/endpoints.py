@@ -302,7 +302,8 @@ class AuthorizePage:
             name, status=status, action=AUTHORIZE_PATH, oauth_params=self.params,
             csrf=self.csrf, client_name=self.client.name,
             federated_action=FEDERATED_START_PATH,
-            reset_url=f"{issuer}/account/password-reset", **context,
+            reset_url=f"{issuer}/account/password-reset",
+            security_url=f"{issuer}/account/security", **context,
         )  # fmt: skip
         return self.bind_cookie(response)
 

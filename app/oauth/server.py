@@ -147,12 +147,17 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         )
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
-        return self.server.in_catalog(store.redeem_code, code, client.client_id)
+        """Only looks the code up: authlib checks its redirect_uri and then (the
+        after_validate_token_request hook) the PKCE verifier before anything else;
+        `authenticate_user`, which runs next, spends it."""
+        return self.server.in_catalog(store.find_code, code, client.client_id)
 
     def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
-        """Nothing to do: redeeming the code already spent it."""
+        """Nothing to do: `authenticate_user` spent it before any token was made."""
 
     def authenticate_user(self, authorization_code: AuthorizationCode) -> GrantUser:
+        if not self.server.in_catalog(store.consume_code, authorization_code):
+            raise InvalidGrantError("Invalid 'code' in request.")
         return self.server.check_user(authorization_code.user)
 
 

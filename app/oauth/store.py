@@ -3,7 +3,13 @@
 Codes and refresh tokens are consumed by one conditional UPDATE each, so two
 concurrent redemptions cannot both succeed; a second redemption of a spent code or
 refresh token is treated as theft and ends the whole sign-in session (RFC 9700
-section 4.14)."""
+section 4.14).
+
+A code is looked up first and consumed only once the token request proved it may
+use it (the redirect_uri it was issued for and the PKCE verifier): otherwise whoever
+intercepted the code alone could spend it, or replay it after its redemption, and
+make the real client's redemption look like theft.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.oauth.secrets import hash_secret, new_secret
@@ -106,35 +112,55 @@ async def save_code(
     )
 
 
-async def redeem_code(conn: AsyncConnection, code: str, client_id: str) -> AuthorizationCode | None:
-    code_hash = hash_secret(code)
+async def find_code(conn: AsyncConnection, code: str, client_id: str) -> AuthorizationCode | None:
+    """The client's code, unused and unexpired or already spent (a spent one is
+    returned whatever its age, so its replay can be recognised once it is proven);
+    nothing is changed."""
     row = (
         await conn.execute(
-            update(authorization_codes)
-            .where(
-                authorization_codes.c.code_hash == code_hash,
+            select(authorization_codes).where(
+                authorization_codes.c.code_hash == hash_secret(code),
                 authorization_codes.c.client_id == client_id,
-                authorization_codes.c.used_at.is_(None),
-                authorization_codes.c.expires_at > func.now(),
+                or_(
+                    authorization_codes.c.used_at.is_not(None),
+                    authorization_codes.c.expires_at > func.now(),
+                ),
             )
-            .values(used_at=func.now())
-            .returning(authorization_codes)
         )
     ).first()
     if row is None:
-        spent = await conn.scalar(
-            select(authorization_codes.c.family_id).where(
-                authorization_codes.c.code_hash == code_hash,
-                authorization_codes.c.used_at.is_not(None),
-            )
-        )
-        if spent is not None:
-            await end_session(conn, spent)
         return None
     user = GrantUser(row.tenant_id, row.user_id, row.account_id, row.family_id, row.nonce)
     return AuthorizationCode(
         row.code_hash, row.client_id, user, row.redirect_uri, row.scope, row.code_challenge
     )
+
+
+async def consume_code(conn: AsyncConnection, code: AuthorizationCode) -> bool:
+    """Spend a code whose redemption was proven; False if it was spent already (before,
+    or by a concurrent redemption: the row lock lets exactly one through) or expired
+    meanwhile. A spent code presented again is a replay: its session ends."""
+    spent_now = await conn.scalar(
+        update(authorization_codes)
+        .where(
+            authorization_codes.c.code_hash == code.code_hash,
+            authorization_codes.c.used_at.is_(None),
+            authorization_codes.c.expires_at > func.now(),
+        )
+        .values(used_at=func.now())
+        .returning(authorization_codes.c.code_hash)
+    )
+    if spent_now is not None:
+        return True
+    spent = await conn.scalar(
+        select(authorization_codes.c.family_id).where(
+            authorization_codes.c.code_hash == code.code_hash,
+            authorization_codes.c.used_at.is_not(None),
+        )
+    )
+    if spent is not None:
+        await end_session(conn, spent)
+    return False
 
 
 async def issue_refresh_token(

@@ -24,6 +24,9 @@ class User:
     role: str = strawberry.field(description="A built-in role's name or a custom role's.")
     active: bool
     team_id: strawberry.ID | None
+    distributor_id: strawberry.ID | None = strawberry.field(
+        description="The distributor (a customer) this partner user works for."
+    )
     created_at: dt.datetime
     updated_at: dt.datetime
     version: int
@@ -37,6 +40,7 @@ class User:
             role=row.role,
             active=row.active,
             team_id=strawberry.ID(str(row.team_id)) if row.team_id else None,
+            distributor_id=strawberry.ID(str(row.distributor_id)) if row.distributor_id else None,
             created_at=row.created_at,
             updated_at=row.updated_at,
             version=row.version,
@@ -59,12 +63,21 @@ class Me:
     data_scope: str = strawberry.field(description="assigned, own, team or all.")
 
 
+DISTRIBUTOR_ID = (
+    "The distributor (a customer with isDistributor) the user works for; only for a "
+    "role with the assigned data scope (such as partner)."
+)
+
+
 @strawberry.input
 class CreateUserInput:
     email: str
     role: str
     name: str = ""
     team_id: strawberry.ID | None = None
+    distributor_id: strawberry.ID | None = strawberry.field(
+        default=None, description=DISTRIBUTOR_ID
+    )
 
 
 @strawberry.type
@@ -81,6 +94,9 @@ class UpdateUserInput:
     name: str | None = None
     team_id: strawberry.ID | None = strawberry.field(
         default=strawberry.UNSET, description="null takes the user out of any team."
+    )
+    distributor_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description=DISTRIBUTOR_ID + " null unlinks."
     )
 
 
@@ -136,6 +152,7 @@ class UserMutations:
                 conn, actor=info.context.actor, tenant_id=info.context.principal.tenant.id,
                 email=input.email, role=input.role,
                 name=input.name, team_id=optional_uuid(input.team_id, "teamId", "team"),
+                distributor_id=optional_uuid(input.distributor_id, "distributorId", "customer"),
             )  # fmt: skip
             return {"user": User.from_row(row)}
 
@@ -146,10 +163,14 @@ class UserMutations:
 
         async def change(conn) -> dict:
             team_given = input.team_id is not strawberry.UNSET
+            linked = input.distributor_id is not strawberry.UNSET
             changes = service.UserChanges(
                 role=input.role, active=input.active, name=input.name,
                 team_id=optional_uuid(input.team_id, "teamId", "team") if team_given else None,
                 clear_team=team_given and input.team_id is None,
+                distributor_id=optional_uuid(input.distributor_id, "distributorId", "customer")
+                if linked else None,
+                clear_distributor=linked and input.distributor_id is None,
             )  # fmt: skip
             row = await service.update_user(
                 conn, actor=info.context.actor, user_id=require_uuid(input.id, "id", "user"),

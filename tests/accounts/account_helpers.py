@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.accounts.passwords import hash_password
 from app.accounts.service import store_password
-from app.accounts.tables import accounts
+from app.accounts.tables import account_events, accounts
 from app.api.context import Services
 from app.audit.service import SYSTEM
 from app.audit.tables import audit_log
@@ -87,6 +87,18 @@ async def audit_rows(
                 select(audit_log)
                 .where(audit_log.c.action == action, audit_log.c.actor_id == account_id)
                 .order_by(audit_log.c.id)
+            )
+        ).all()
+
+
+async def account_history(owner: AsyncEngine, account_id: uuid.UUID, action: str) -> list:
+    """`action` events in the account's own history, oldest first."""
+    async with owner.connect() as conn:
+        return (
+            await conn.execute(
+                select(account_events)
+                .where(account_events.c.account_id == account_id, account_events.c.action == action)
+                .order_by(account_events.c.id)
             )
         ).all()
 

@@ -62,7 +62,7 @@ def deliver_mail(mail_settings: Settings):
     empty: queued mail is sent."""
 
     async def run() -> None:
-        worker = build_worker(mail_settings, burst=True)
+        worker = build_worker(mail_settings, burst=True, ticks=False)
         try:
             await worker.main()
         finally:

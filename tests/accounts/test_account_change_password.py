@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 
-from account_helpers import PASSWORD, Member, account_row, add_member, audit_rows, fake_ip
+from account_helpers import (
+    PASSWORD,
+    Member,
+    account_history,
+    account_row,
+    add_member,
+    audit_rows,
+    fake_ip,
+    set_password,
+)
 from sqlalchemy import func, insert, select, update
 
 from app.accounts import throttle
@@ -79,6 +89,19 @@ async def test_a_wrong_current_password_changes_nothing_and_counts_as_a_failure(
     assert not await signs_in(services, member, NEW_PASSWORD)
 
 
+async def test_simultaneous_wrong_current_passwords_lock_like_one_after_another(api, owner, member):
+    """A stolen access token firing guesses at once gets no more than the lockout."""
+    payloads = await asyncio.gather(
+        *(change(api, member, f"guess number {n}", NEW_PASSWORD) for n in range(12))
+    )
+    codes = sorted(e["code"] for p in payloads for e in p["userErrors"])
+    assert codes == ["INVALID"] * throttle.LOCKOUT_AFTER + ["LOCKED"] * (
+        12 - throttle.LOCKOUT_AFTER
+    )
+    row = await account_row(owner, member.account_id)
+    assert row.failed_sign_ins == throttle.LOCKOUT_AFTER and row.locked_until is not None
+
+
 async def test_a_new_password_against_the_policy_names_new_password(api, services, member):
     payload = await change(api, member, PASSWORD, "too short")
     assert payload["ok"] is False
@@ -98,7 +121,7 @@ async def test_both_mistakes_are_reported_together(api, member):
 
 
 async def test_changing_the_password_ends_the_accounts_sessions_and_is_audited(
-    api, services, owner, home, member
+    api, services, owner, home, away, member
 ):
     bystander = await add_member(services, home, f"by{uuid.uuid4().hex[:8]}@example.com")
     mine = await issue_refresh_token(owner, home, member)
@@ -118,6 +141,21 @@ async def test_changing_the_password_ends_the_accounts_sessions_and_is_audited(
         "account",
         member.user_id,
     )
+    assert len(await account_history(owner, member.account_id, "account.password_changed")) == 1
+
+
+async def test_a_password_change_is_audited_only_in_the_tenant_it_was_made_in(
+    api, services, owner, home, away
+):
+    email = f"two{uuid.uuid4().hex[:8]}@example.com"
+    at_home = await add_member(services, home, email)
+    await add_member(services, away, email)
+    await set_password(services, at_home.account_id, PASSWORD)
+
+    assert (await change(api, at_home, PASSWORD, NEW_PASSWORD))["ok"] is True
+
+    assert len(await audit_rows(owner, home, "account.password_changed", at_home.account_id)) == 1
+    assert await audit_rows(owner, away, "account.password_changed", at_home.account_id) == []
 
 
 async def test_a_locked_account_cannot_change_its_password(api, owner, member):

@@ -5,20 +5,25 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import uuid
+from pathlib import Path
 
 import pytest
 from account_helpers import (
     PASSWORD,
     Member,
+    account_history,
     account_row,
     add_member,
     audit_rows,
     csrf_of,
     fake_ip,
     reset_path,
+    set_password,
 )
 from arq import Retry
+from flows import authorization, open_sign_in, register_spa, submit_password
 from peers.smtp import free_port
 from sqlalchemy import func, select, update
 
@@ -31,8 +36,15 @@ from app.oauth.secrets import hash_secret
 from tenants.catalog import outbox
 from workers.tasks import MAIL_MAX_TRIES, send_password_reset_mail
 
+OPERATIONS = Path(__file__).resolve().parents[2] / "graphql" / "operations"
 REQUEST = "/account/password-reset"
 NEW_PASSWORD = "a freshly reset passphrase"
+CREATE_USER = (OPERATIONS / "createUser.graphql").read_text()
+AUDIT_LOG = """query($filter: AuditLogFilter) {
+  auditLog(first: 100, filter: $filter) {
+    edges { node { actorId actorKind action entityType entityId changes } }
+  }
+}"""
 
 
 async def ask_for_link(browser, email: str):
@@ -107,8 +119,8 @@ async def test_a_mailed_link_resets_the_password_once(
     )  # fmt: skip
     assert again.status_code == 400 and "already used" in again.text
     assert await signs_in(services, member, NEW_PASSWORD)
-    [row] = await audit_rows(owner, home, "account.password_reset", member.account_id)
-    assert (row.actor_kind, row.entity_id) == ("account", member.user_id)
+    assert len(await account_history(owner, member.account_id, "account.password_reset")) == 1
+    assert await audit_rows(owner, home, "account.password_reset", member.account_id) == []
 
 
 async def test_a_reset_clears_the_lockout(browser, services, owner, member, smtp, deliver_mail):
@@ -290,3 +302,43 @@ async def test_the_token_is_kept_only_as_a_hash_and_never_queued(
         )
     assert stored == [hash_secret(token)]
     assert queued == [{"account_id": str(member.account_id)}]
+
+
+async def test_a_tenant_that_adds_an_existing_account_sees_nothing_of_its_sign_in_history(
+    api, browser, services, owner, home, away, smtp, deliver_mail
+):
+    """The person works in `away`; `home`'s admin makes their account a member of
+    `home` too (createUser with their email). Their failed sign-in and password reset
+    stay theirs: `home`'s audit log shows neither, nor the IP they came from."""
+    email = f"shared{uuid.uuid4().hex[:8]}@example.com"
+    person = await add_member(services, away, email)
+    await set_password(services, person.account_id, PASSWORD)
+    created = await api.gql(
+        CREATE_USER, {"input": {"email": email, "role": "viewer", "name": "Shared"}},
+        token=home.tokens["admin"],
+    )  # fmt: skip
+    assert created["createUser"]["userErrors"] == []
+    home_user_id = created["createUser"]["user"]["id"]
+    ip = browser._transport.client[0]
+
+    auth = authorization(await register_spa(owner, None))
+    await open_sign_in(browser, auth)
+    assert (await submit_password(browser, auth, email, "not the password")).status_code == 401
+    await ask_for_link(browser, email)
+    await deliver_mail()
+    path = reset_path(smtp.messages_to(email)[-1].text)
+    assert (await choose(browser, path, NEW_PASSWORD)).status_code == 200
+
+    async def home_log(filter_: dict | None) -> list[dict]:
+        data = await api.gql(AUDIT_LOG, {"filter": filter_}, token=home.tokens["admin"])
+        return [edge["node"] for edge in data["auditLog"]["edges"]]
+
+    assert await home_log({"actorId": {"eq": str(person.account_id)}}) == []
+    assert await home_log({"entityType": "account", "entityId": {"eq": home_user_id}}) == []
+    newest = json.dumps(await home_log(None))
+    assert ip not in newest and str(person.account_id) not in newest
+
+    # They happened: the person's own history has them, with the IP.
+    [failed] = await account_history(owner, person.account_id, "sign_in.failed")
+    assert failed.details["ip"] == ip
+    assert len(await account_history(owner, person.account_id, "account.password_reset")) == 1

@@ -180,6 +180,44 @@ async def test_the_code_is_bound_to_its_redirect_uri(client, pair, owner):
     assert response.json()["error"] == "invalid_grant"
 
 
+async def test_an_intercepted_code_cannot_be_spent_without_the_verifier(client, api, pair, spa):
+    """Whoever intercepted the code but not the verifier can neither spend it before
+    the real client, nor replay it after and so end the real client's session."""
+    first, _, _ = pair
+    async with browser(client) as web:
+        auth, code = await sign_in(web, spa, f"manager@{first.slug}.example.com")
+        async with browser(client) as thief:
+            wrong = await redeem(thief, auth, code, code_verifier="x" * 43)
+            assert wrong.json()["error"] == "invalid_grant"
+            missing = await redeem(thief, auth, code, code_verifier="")
+            assert missing.status_code == 400 and "access_token" not in missing.json()
+            elsewhere = await redeem(
+                thief, auth, code, redirect_uri="https://evil.example/cb", code_verifier="x" * 43
+            )
+            assert elsewhere.json()["error"] == "invalid_grant"
+
+            redeemed = await redeem(web, auth, code)
+            assert redeemed.status_code == 200, redeemed.text
+            tokens = redeemed.json()
+
+            replay = await redeem(thief, auth, code, code_verifier="y" * 43)
+            assert replay.json()["error"] == "invalid_grant"
+        rotated = await refresh(web, spa, tokens["refresh_token"])
+    assert rotated.status_code == 200, rotated.text
+    assert (await api.post(ME, token=rotated.json()["access_token"])).status_code == 200
+
+
+async def test_simultaneous_redemptions_of_one_code_give_tokens_once(client, pair, spa):
+    first, _, _ = pair
+    async with browser(client) as web:
+        auth, code = await sign_in(web, spa, f"manager@{first.slug}.example.com")
+        responses = await asyncio.gather(*(redeem(web, auth, code) for _ in range(4)))
+    issued = [r for r in responses if r.status_code == 200]
+    assert len(issued) == 1, [r.text for r in responses]
+    assert "access_token" in issued[0].json()
+    assert sorted(r.json().get("error", "") for r in responses) == ["", *["invalid_grant"] * 3]
+
+
 async def test_unknown_client_gets_an_error_page(client):
     async with browser(client) as web:
         response = await open_sign_in(web, authorization("no-such-client"))
@@ -319,3 +357,11 @@ async def test_sign_in_is_audited(client, api, pair, spa):
     data = await api.gql(query, token=first.tokens["admin"])
     emails = {e["node"]["actor"]["email"] for e in data["auditLog"]["edges"]}
     assert f"sales@{first.slug}.example.com" in emails
+
+
+async def test_the_sign_in_page_links_to_reset_and_the_sign_in_history(client, spa):
+    async with browser(client) as web:
+        page = await open_sign_in(web, authorization(spa))
+    assert page.status_code == 200
+    assert "/account/password-reset" in page.text
+    assert "/account/security" in page.text

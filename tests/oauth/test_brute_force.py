@@ -1,8 +1,10 @@
 """Guessing passwords through the sign-in page: the account locks, the network is
-throttled, and neither lets a right password through while it lasts."""
+throttled, and neither lets a right password through while it lasts; nor does a
+burst of simultaneous guesses get more tries than one guess after another."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
@@ -10,14 +12,18 @@ import pytest
 from flows import (
     PASSWORD,
     authorization,
+    form_fields,
     open_sign_in,
     register_spa,
     set_password,
     submit_password,
 )
 from helpers import make_tenant
+from sqlalchemy import func, select
 
-from app.accounts.throttle import SIGN_IN_FAILURES_PER_IP
+from app.accounts.service import REFUSALS
+from app.accounts.tables import accounts
+from app.accounts.throttle import LOCKOUT_AFTER, SIGN_IN_FAILURES_PER_IP
 
 
 def browser_at(client: httpx.AsyncClient, ip: str) -> httpx.AsyncClient:
@@ -75,3 +81,61 @@ async def test_an_address_is_throttled_beyond_the_limit(client, owner, target):
     async with browser_at(client, _ip()) as elsewhere:  # another network is unaffected
         response = await attempt(elsewhere, spa, email, PASSWORD)
     assert response.status_code == 303
+
+
+async def burst(
+    web: httpx.AsyncClient, spa: str, guesses: list[tuple[str, str]]
+) -> list[httpx.Response]:
+    """The sign-in form, filled in once per (email, password) and all posted at once
+    (the browser's one CSRF cookie is good for each)."""
+    auth = authorization(spa)
+    page = await open_sign_in(web, auth)
+    fields = form_fields(page.text)
+    fields.pop("tenant", None)
+    posts = [
+        web.post("/oauth/authorize", data={**fields, "email": email, "password": password})
+        for email, password in guesses
+    ]
+    return await asyncio.gather(*posts)
+
+
+def saying(responses: list[httpx.Response], refusal: str) -> list[httpx.Response]:
+    return [r for r in responses if REFUSALS[refusal] in r.text]
+
+
+async def test_simultaneous_guesses_get_no_more_tries_than_the_lockout_allows(
+    client, owner, target
+):
+    tenant, spa = target
+    email = f"manager@{tenant.slug}.example.com"
+    await set_password(owner, email)
+    async with browser_at(client, _ip()) as web:
+        responses = await burst(web, spa, [(email, f"wrong guess {n}") for n in range(20)])
+        assert {r.status_code for r in responses} == {401}
+        assert len(saying(responses, "INVALID_CREDENTIALS")) == LOCKOUT_AFTER
+        assert len(saying(responses, "LOCKED")) == 20 - LOCKOUT_AFTER
+        async with owner.connect() as conn:
+            locked = (
+                await conn.execute(
+                    select(accounts.c.failed_sign_ins, accounts.c.locked_until > func.now()).where(
+                        func.lower(accounts.c.email) == email
+                    )
+                )
+            ).one()
+        assert tuple(locked) == (LOCKOUT_AFTER, True)
+    # From another address (this one's window is used up): the lock is the account's.
+    async with browser_at(client, _ip()) as other:
+        right = await attempt(other, spa, email, PASSWORD)
+    assert right.status_code == 401 and REFUSALS["LOCKED"] in right.text
+    assert "location" not in right.headers
+
+
+async def test_simultaneous_guesses_from_one_address_stay_within_its_window(client, target):
+    tenant, spa = target
+    limit = SIGN_IN_FAILURES_PER_IP.limit
+    guesses = [(f"nobody{n}@{tenant.slug}.example.com", "x" * 12) for n in range(limit + 5)]
+    async with browser_at(client, _ip()) as web:
+        responses = await burst(web, spa, guesses)
+    assert len(saying(responses, "INVALID_CREDENTIALS")) == limit
+    throttled = saying(responses, "THROTTLED")
+    assert len(throttled) == 5 and {r.status_code for r in throttled} == {429}
