@@ -1,10 +1,12 @@
 """Queries: `activity`, `activities`, `task`, `tasks`, `appointment`, `appointments`,
-`notifications` and `unreadCount` (the customer timeline is in timeline_graphql.py)."""
+`notifications` and `unreadCount` (the customer timeline is in timeline_graphql.py),
+and the resolver of `Lead.activities` and `Opportunity.activities`."""
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+import uuid
 from collections.abc import Awaitable, Callable
 from functools import partial
 
@@ -24,6 +26,7 @@ from app.activities.types import (
     build_appointments,
     build_tasks,
 )
+from app.api.batch import batched
 from app.api.context import Info
 from app.api.filters import (
     DateTimeFilter,
@@ -35,9 +38,10 @@ from app.api.filters import (
     id_condition,
 )
 from app.api.nodes import visible_node
-from app.api.pagination import Connection, SortDirection, SortKey, page_of
+from app.api.pagination import Connection, SortDirection, SortKey, page_of, pages_of
 from app.api.permissions import requires
 from app.api.selection import selected_paths
+from app.auth.principal import Scoped
 from app.customers.queries import live
 
 READ = requires("activities:read")
@@ -47,6 +51,8 @@ READ = requires("activities:read")
 class ActivityFilter:
     customer_id: IdFilter | None = None
     contact_id: IdFilter | None = None
+    lead_id: IdFilter | None = None
+    opportunity_id: IdFilter | None = None
     kind: EnumFilter[ActivityKind] | None = None
     owner_id: IdFilter | None = None
     occurred_at: DateTimeFilter | None = None
@@ -70,6 +76,8 @@ class TaskFilter:
     status: EnumFilter[TaskStatus] | None = None
     due_at: DateTimeFilter | None = None
     customer_id: IdFilter | None = None
+    lead_id: IdFilter | None = None
+    opportunity_id: IdFilter | None = None
 
 
 @strawberry.enum
@@ -108,6 +116,57 @@ def _keys(table, orders: list, default_descending: bool) -> list[SortKey]:
 Builder = Callable[..., Awaitable[list]]
 
 
+def activity_listing(
+    principal: Scoped, filter: ActivityFilter | None, order_by: list[ActivityOrder] | None
+) -> tuple[Select, list[SortKey]]:
+    """The `activities` list: the activities the principal may see that match the
+    filter, and the sort keys (ending in the id). `activities`, `Lead.activities` and
+    `Opportunity.activities` share it."""
+    f = filter or ActivityFilter()
+    a = activities.c
+    query = queries.activities_query(
+        live(activities),
+        queries.visible_activities(principal),
+        id_condition(a.customer_id, f.customer_id, "customerId"),
+        id_condition(a.contact_id, f.contact_id, "contactId"),
+        id_condition(a.lead_id, f.lead_id, "leadId"),
+        id_condition(a.opportunity_id, f.opportunity_id, "opportunityId"),
+        enum_condition(a.kind, f.kind),
+        id_condition(a.owner_id, f.owner_id, "ownerId"),
+        datetime_condition(a.occurred_at, f.occurred_at),
+    )
+    order = order_by or [ActivityOrder(field=ActivityOrderField.OCCURRED_AT)]
+    return query, _keys(activities, order, default_descending=True)
+
+
+async def linked_activities(
+    info: Info,
+    link: str,
+    parent_id: strawberry.ID,
+    *,
+    first: int | None,
+    after: str | None,
+    filter: ActivityFilter | None,
+    order_by: list[ActivityOrder] | None,
+) -> Connection[Activity]:
+    """`Lead.activities` (link "lead_id") and `Opportunity.activities`
+    ("opportunity_id"): the `activities` list of one lead or opportunity, the pages
+    of every parent of a page of them in one statement (app/api/batch.py)."""
+    principal = info.context.principal
+    selected = selected_paths(info)
+    query, keys = activity_listing(principal, filter, order_by)
+    arguments = {"first": first, "after": after, "filter": filter, "order_by": order_by}
+
+    async def load(ids: list[uuid.UUID]) -> dict[uuid.UUID, Connection[Activity]]:
+        async with info.context.db.read() as conn:
+            return await pages_of(
+                conn, query, keys, activities.c[link], ids, selected,
+                partial(build_activities, conn, principal), first=first, after=after,
+            )  # fmt: skip
+
+    return await batched(info, uuid.UUID(str(parent_id)), arguments, load)
+
+
 async def _page(
     info: Info,
     query: Select,
@@ -143,19 +202,7 @@ class ActivityQueries:
         filter: ActivityFilter | None = None,
         order_by: list[ActivityOrder] | None = None,
     ) -> Connection[Activity]:
-        f = filter or ActivityFilter()
-        a = activities.c
-        query = queries.activities_query(
-            live(activities),
-            queries.visible_activities(info.context.principal),
-            id_condition(a.customer_id, f.customer_id, "customerId"),
-            id_condition(a.contact_id, f.contact_id, "contactId"),
-            enum_condition(a.kind, f.kind),
-            id_condition(a.owner_id, f.owner_id, "ownerId"),
-            datetime_condition(a.occurred_at, f.occurred_at),
-        )
-        order = order_by or [ActivityOrder(field=ActivityOrderField.OCCURRED_AT)]
-        keys = _keys(activities, order, default_descending=True)
+        query, keys = activity_listing(info.context.principal, filter, order_by)
         return await _page(info, query, keys, build_activities, first, after, last, before)
 
     @strawberry.field(extensions=READ, description="A task assigned to someone in your scope.")
@@ -182,6 +229,8 @@ class ActivityQueries:
             enum_condition(t.status, f.status),
             datetime_condition(t.due_at, f.due_at),
             id_condition(t.customer_id, f.customer_id, "customerId"),
+            id_condition(t.lead_id, f.lead_id, "leadId"),
+            id_condition(t.opportunity_id, f.opportunity_id, "opportunityId"),
         )
         order = order_by or [TaskOrder(field=TaskOrderField.DUE_AT)]
         keys = _keys(tasks, order, default_descending=False)

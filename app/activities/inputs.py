@@ -20,15 +20,27 @@ from app.api.errors import UserErrorType
 
 UNSET: Any = strawberry.UNSET
 CLIENT_ID = "Optional client-generated id; repeating a create is a no-op."
+LEAD = (
+    "A lead you can see. Not converted yet: no customer, contact or opportunity; "
+    "converted: the customer (and, by default, the opportunity) it became."
+)
+OPPORTUNITY = "An opportunity you can see; the customer is the opportunity's."
 
 
-@strawberry.input
+@strawberry.input(
+    description="An activity is on a customer, or a lead, or both (a converted lead's "
+    "customer); give customerId, contactId, leadId or opportunityId."
+)
 class LogActivityInput:
     id: strawberry.ID | None = strawberry.field(default=None, description=CLIENT_ID)
-    customer_id: strawberry.ID
+    customer_id: strawberry.ID | None = strawberry.field(
+        default=UNSET, description="Implied by contactId, opportunityId or a converted lead."
+    )
     contact_id: strawberry.ID | None = strawberry.field(
         default=UNSET, description="A contact of that customer."
     )
+    lead_id: strawberry.ID | None = strawberry.field(default=UNSET, description=LEAD)
+    opportunity_id: strawberry.ID | None = strawberry.field(default=UNSET, description=OPPORTUNITY)
     kind: ActivityKind
     subject: str
     body: str | None = UNSET
@@ -47,6 +59,8 @@ class UpdateActivityInput:
     version: int = strawberry.field(description="The version you loaded; stale ones conflict.")
     customer_id: strawberry.ID | None = UNSET
     contact_id: strawberry.ID | None = UNSET
+    lead_id: strawberry.ID | None = strawberry.field(default=UNSET, description=LEAD)
+    opportunity_id: strawberry.ID | None = strawberry.field(default=UNSET, description=OPPORTUNITY)
     kind: ActivityKind | None = UNSET
     subject: str | None = UNSET
     body: str | None = UNSET
@@ -98,6 +112,8 @@ class CreateTaskInput:
     contact_id: strawberry.ID | None = strawberry.field(
         default=UNSET, description="Without customerId, links the contact's customer too."
     )
+    lead_id: strawberry.ID | None = strawberry.field(default=UNSET, description=LEAD)
+    opportunity_id: strawberry.ID | None = strawberry.field(default=UNSET, description=OPPORTUNITY)
 
 
 @strawberry.input
@@ -115,6 +131,8 @@ class UpdateTaskInput:
     assignee_id: strawberry.ID | None = UNSET
     customer_id: strawberry.ID | None = UNSET
     contact_id: strawberry.ID | None = UNSET
+    lead_id: strawberry.ID | None = strawberry.field(default=UNSET, description=LEAD)
+    opportunity_id: strawberry.ID | None = strawberry.field(default=UNSET, description=OPPORTUNITY)
 
 
 @strawberry.input

@@ -50,12 +50,12 @@ UNSET: Any = strawberry.UNSET
 WRITE = requires("activities:write")
 
 ACTIVITY_FIELDS = (
-    "customer_id", "contact_id", "kind", "subject", "body", "occurred_at",
-    "duration_minutes", "outcome", "next_step", "owner_id",
+    "customer_id", "contact_id", "lead_id", "opportunity_id", "kind", "subject", "body",
+    "occurred_at", "duration_minutes", "outcome", "next_step", "owner_id",
 )  # fmt: skip
 TASK_FIELDS = (
     "title", "description", "due_at", "priority", "status", "assignee_id", "customer_id",
-    "contact_id",
+    "contact_id", "lead_id", "opportunity_id",
 )  # fmt: skip
 APPOINTMENT_FIELDS = (
     "title", "starts_at", "ends_at", "location", "owner_id", "customer_id", "contact_id",
@@ -63,6 +63,7 @@ APPOINTMENT_FIELDS = (
 IDS = {
     "customer_id": ("customerId", "customer"), "contact_id": ("contactId", "contact"),
     "owner_id": ("ownerId", "user"), "assignee_id": ("assigneeId", "user"),
+    "lead_id": ("leadId", "lead"), "opportunity_id": ("opportunityId", "opportunity"),
 }  # fmt: skip
 
 Change = Callable[[AsyncConnection, Actor], Awaitable[Any]]

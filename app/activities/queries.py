@@ -3,7 +3,9 @@ them (resolvers, the timeline and jobs share these).
 
 Data scope:
 - an activity is visible exactly when its customer is: the customers' own condition
-  (`visible_customers`), applied through EXISTS on the customer row;
+  (`visible_customers`), applied through EXISTS on the customer row; one on a lead
+  that is not converted (no customer) when its lead is (`visible_leads`: by owner);
+  one on an opportunity goes with its customer too (it always has the opportunity's);
 - a task is visible to whoever may see its assignee's records, an appointment to
   whoever may see its owner's (`people_visible`: the user themself for own and
   assigned scopes, the department subtree for team, everyone for all).
@@ -15,7 +17,7 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, Row, Select, exists, select, true
+from sqlalchemy import ColumnElement, Row, Select, and_, exists, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import True_
 
@@ -24,6 +26,8 @@ from app.auth.principal import Scoped
 from app.auth.scope import people_visible
 from app.customers.queries import contacts_query, live, visible_contacts, visible_customers
 from app.customers.tables import contacts, customers
+from app.leads.queries import visible_leads
+from app.leads.tables import leads
 
 MAX_OVERLAPS_REPORTED = 20
 
@@ -32,7 +36,10 @@ def visible_activities(who: Scoped) -> ColumnElement[bool]:
     customer_visible = visible_customers(who)
     if isinstance(customer_visible, True_):
         return true()
-    return exists().where(customers.c.id == activities.c.customer_id, customer_visible)
+    a = activities.c
+    on_customer = exists().where(customers.c.id == a.customer_id, customer_visible)
+    on_lead = exists().where(leads.c.id == a.lead_id, visible_leads(who))
+    return or_(on_customer, and_(a.customer_id.is_(None), on_lead))
 
 
 def visible_tasks(who: Scoped) -> ColumnElement[bool]:

@@ -1,7 +1,7 @@
 """Reminders and the inbox.
 
-`produce_reminders` runs every minute (workers/tasks.py): one INSERT ... SELECT ...
-ON CONFLICT DO NOTHING per tenant and kind. The unique key (user, kind, subject, due
+`produce_reminders` runs every minute for each tenant (workers/scheduled.py): one
+INSERT ... SELECT ... ON CONFLICT DO NOTHING per kind. The unique key (user, kind, subject, due
 instant) makes it idempotent across repeated and concurrent runs, and it catches up
 from the database state after the worker was down: every open task due within the
 next 15 minutes or overdue (up to a week back) that has no reminder gets one, once.
@@ -11,22 +11,17 @@ A rescheduled task or appointment gets a new reminder for its new time.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import uuid
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.activities.tables import appointments, notifications, tasks
 from app.audit.service import Actor, record
 from app.auth.principal import Scoped
-from app.db import tenant_transaction
 from app.errors import fail
-from tenants import catalog
-
-logger = logging.getLogger("kehu.reminders")
 
 REMIND_AHEAD = dt.timedelta(minutes=15)
 # Overdue tasks older than this that never got a reminder (the worker was down for
@@ -96,25 +91,9 @@ async def produce_reminders(conn: AsyncConnection) -> dict[str, int]:
     return made
 
 
-async def remind_all_tenants(engine: AsyncEngine) -> int:
-    """Every active tenant, each in its own transaction; one tenant's failure does not
-    hold back the others (the next run retries it)."""
-    async with engine.connect() as conn:
-        schemas = (
-            await conn.execute(
-                select(catalog.tenants.c.slug, catalog.tenants.c.schema_name)
-                .where(catalog.tenants.c.status == "active")
-                .order_by(catalog.tenants.c.created_at)
-            )
-        ).all()
-    total = 0
-    for slug, schema in schemas:
-        try:
-            async with tenant_transaction(engine, schema) as conn:
-                total += sum((await produce_reminders(conn)).values())
-        except Exception:
-            logger.exception("reminders for tenant %s failed", slug)
-    return total
+async def remind_tenant(conn: AsyncConnection) -> int:
+    """The scheduled rule for one tenant (workers/scheduled.py): how many reminders."""
+    return sum((await produce_reminders(conn)).values())
 
 
 def inbox(who: Scoped, *, unread_only: bool = False) -> list[ColumnElement[bool]]:

@@ -19,7 +19,7 @@ API_NAMES = {
     "customer_id": "customerId", "contact_id": "contactId", "owner_id": "ownerId",
     "assignee_id": "assigneeId", "occurred_at": "occurredAt", "next_step": "nextStep",
     "duration_minutes": "durationMinutes", "due_at": "dueAt", "starts_at": "startsAt",
-    "ends_at": "endsAt",
+    "ends_at": "endsAt", "lead_id": "leadId", "opportunity_id": "opportunityId",
 }  # fmt: skip
 TEXT_LIMITS = {"body": 20000, "description": 5000, "outcome": 2000, "next_step": 2000}
 MAX_DURATION_MINUTES = 7 * 24 * 60
@@ -80,7 +80,8 @@ def normalise_activity(fields: dict[str, Any], *, creating: bool) -> list[UserEr
     errors = _clean_text(fields, ("subject", "body", "outcome", "next_step"), ("subject",))
     if "kind" in fields and (error := check_choice("kind", fields["kind"], ACTIVITY_KINDS)):
         errors.append(error)
-    errors += _not_null(fields, ("kind", "occurred_at", "owner_id", "customer_id"))
+    # customer_id may be null on a lead (app/activities/checks.py decides the links).
+    errors += _not_null(fields, ("kind", "occurred_at", "owner_id"))
     errors += _aware(fields, ("occurred_at",))
     minutes = fields.get("duration_minutes")
     if minutes is not None and not 0 <= minutes <= MAX_DURATION_MINUTES:

@@ -1,6 +1,7 @@
 """A customer's history in one feed, newest first: activities, tasks (when created,
-and when completed), appointments (when they start), and changes of the customer's
-owner from the audit log. One UNION ALL statement with ORDER BY and LIMIT in SQL.
+and when completed), appointments (when they start), changes of the customer's owner
+from the audit log, and sales orders (when created, for those holding orders:read).
+One UNION ALL statement with ORDER BY and LIMIT in SQL.
 
 The feed is ordered by (at, kind, key) descending, where `key` is the record's id as
 text (audit ids zero-padded, so text order is number order); `after` is such a
@@ -11,7 +12,17 @@ repeats or skips what existed when the cursor was made.
 
 Scope: the caller checks the customer is visible first; tasks and appointments keep
 their own scope inside the feed (a rep does not see a colleague's tasks on a shared
-customer), activities and audit entries go with the customer.
+customer), activities and audit entries go with the customer. Activities and tasks on
+the customer's opportunities (and on leads converted into it) carry its customer_id,
+so they are in its feed.
+
+Sales orders: one item per order, at its `created_at` (never changes), carrying the
+order as it is now (status, total); its confirmation, closing or cancellation is read
+on the item, not a second entry. `orders=True` only for a reader holding orders:read
+(the caller decides); an order's scope is its customer's, already checked.
+
+`timelines_statement` is the same feed for many customers at once (`Customer.timeline`
+in a list): the customers unnested, each one's feed a LATERAL subquery.
 """
 
 from __future__ import annotations
@@ -33,6 +44,7 @@ from sqlalchemy import (
     literal_column,
     null,
     select,
+    true,
     tuple_,
     union_all,
 )
@@ -40,16 +52,19 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from app.activities.queries import visible_appointments, visible_tasks
 from app.activities.tables import activities, appointments, tasks
+from app.api.pagination import unnest_ids
 from app.audit.tables import audit_log
 from app.auth.principal import Scoped
 from app.customers.queries import live
+from app.orders.tables import sales_orders
 
 ACTIVITY = "activity"
 APPOINTMENT = "appointment"
+ORDER_CREATED = "order_created"
 OWNER_CHANGED = "owner_changed"
 TASK_COMPLETED = "task_completed"
 TASK_CREATED = "task_created"
-KINDS = (ACTIVITY, APPOINTMENT, OWNER_CHANGED, TASK_COMPLETED, TASK_CREATED)
+KINDS = (ACTIVITY, APPOINTMENT, ORDER_CREATED, OWNER_CHANGED, TASK_COMPLETED, TASK_CREATED)
 AUDIT_KEY_DIGITS = 20
 
 
@@ -83,10 +98,17 @@ class TimelineRow:
         return int(self.key) if self.kind == OWNER_CHANGED else uuid.UUID(self.key)
 
 
-def branches(who: Scoped, customer_id: uuid.UUID) -> list[Branch]:
+def branches(
+    who: Scoped, customer_id: uuid.UUID | ColumnElement, *, orders: bool = False
+) -> list[Branch]:
+    """`customer_id`: an id, or the column of an enclosing statement that holds it.
+    `orders`: with the customer's sales orders (the reader holds orders:read)."""
     a, t, p, log = activities.c, tasks.c, appointments.c, audit_log.c
     task_scope = [t.customer_id == customer_id, live(tasks), visible_tasks(who)]
+    o = sales_orders.c
+    order_branches = [Branch(ORDER_CREATED, o.created_at, o.id, [o.customer_id == customer_id])]
     return [
+        *(order_branches if orders else []),
         Branch(ACTIVITY, a.occurred_at, a.id, [a.customer_id == customer_id, live(activities)]),
         Branch(TASK_CREATED, t.created_at, t.id, task_scope),
         Branch(TASK_COMPLETED, t.completed_at, t.id, [*task_scope, t.completed_at.is_not(None)]),
@@ -134,7 +156,10 @@ def _after(branch: Branch, at: dt.datetime, kind: str, key: str) -> ColumnElemen
     return tuple_(branch.at, branch.id) < tuple_(at, branch.parse(key))
 
 
-def _branch_select(branch: Branch, limit: int, after: tuple | None) -> Select:
+def _branch_select(
+    branch: Branch, limit: int, after: tuple | None, correlate: Any = None
+) -> Select:
+    """`correlate`: the enclosing FROM item the branch refers to (a LATERAL feed)."""
     conditions = list(branch.conditions)
     if after is not None:
         conditions.append(_after(branch, *after))
@@ -153,29 +178,74 @@ def _branch_select(branch: Branch, limit: int, after: tuple | None) -> Select:
         .where(*conditions)
         .order_by(branch.at.desc(), branch.id.desc())
         .limit(limit)
-        .subquery(branch.kind)
     )
-    return select(inner)
+    if correlate is not None:
+        inner = inner.correlate(correlate)
+    return select(inner.subquery(branch.kind))
+
+
+def _newest_first(merged) -> list:
+    return [merged.c.at.desc(), merged.c.kind.collate("C").desc(), merged.c.key.collate("C").desc()]
 
 
 def timeline_statement(
-    who: Scoped, customer_id: uuid.UUID, *, limit: int, after: tuple | None = None
+    who: Scoped,
+    customer_id: uuid.UUID,
+    *,
+    limit: int,
+    after: tuple | None = None,
+    orders: bool = False,
 ) -> Select:
     """At most `limit` items of the customer's feed after the cursor, newest first."""
     merged = union_all(
-        *(_branch_select(b, limit, after) for b in branches(who, customer_id))
+        *(_branch_select(b, limit, after) for b in branches(who, customer_id, orders=orders))
     ).subquery("timeline")
+    return select(merged).order_by(*_newest_first(merged)).limit(limit)
+
+
+def timeline_count_statement(
+    who: Scoped, customer_id: uuid.UUID, *, orders: bool = False
+) -> Select:
+    counted = union_all(
+        *(select(b.at).where(*b.conditions) for b in branches(who, customer_id, orders=orders))
+    ).subquery("items")
+    return select(func.count()).select_from(counted)
+
+
+def timelines_statement(
+    who: Scoped,
+    customer_ids: list[uuid.UUID],
+    *,
+    limit: int,
+    after: tuple | None = None,
+    orders: bool = False,
+) -> Select:
+    """`timeline_statement` for each customer, in one statement: rows carry the
+    customer as `group_key`, the customers in the order given, each one's newest first."""
+    parents = unnest_ids(customer_ids)
+    key = parents.c.group_key
+    merged = union_all(
+        *(_branch_select(b, limit, after, parents) for b in branches(who, key, orders=orders))
+    ).subquery("timeline")
+    feed = select(merged).order_by(*_newest_first(merged)).limit(limit).lateral("feed")
     return (
-        select(merged)
-        .order_by(
-            merged.c.at.desc(), merged.c.kind.collate("C").desc(), merged.c.key.collate("C").desc()
-        )
-        .limit(limit)
+        select(key, feed)
+        .select_from(parents.join(feed, true()))
+        .order_by(parents.c.ordinality, *_newest_first(feed))
     )
 
 
-def timeline_count_statement(who: Scoped, customer_id: uuid.UUID) -> Select:
-    counted = union_all(
-        *(select(b.at).where(*b.conditions) for b in branches(who, customer_id))
+def timelines_count_statement(
+    who: Scoped, customer_ids: list[uuid.UUID], *, orders: bool = False
+) -> Select:
+    """The number of items in each customer's feed: (group_key, count) rows."""
+    parents = unnest_ids(customer_ids)
+    key = parents.c.group_key
+    items = union_all(
+        *(
+            select(b.at).where(*b.conditions).correlate(parents)
+            for b in branches(who, key, orders=orders)
+        )
     ).subquery("items")
-    return select(func.count()).select_from(counted)
+    counted = select(func.count().label("count")).select_from(items).lateral("counted")
+    return select(key, counted.c.count).select_from(parents.join(counted, true()))

@@ -16,8 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.activities.queries import contacts_by_id
 from app.auth.principal import Scoped
-from app.customers.queries import customers_by_id
-from app.customers.types import Contact, Customer, build_customers
+from app.customers.types import Contact, Customer, attach_customers, build_contacts
 from app.users.graphql import User
 from app.users.queries import users_by_id
 
@@ -50,6 +49,7 @@ class TaskStatus(enum.Enum):
 class NotificationKind(enum.Enum):
     TASK_DUE = "task_due"
     APPOINTMENT_SOON = "appointment_soon"
+    LOW_STOCK = "low_stock"
 
 
 def _id(value: uuid.UUID | None) -> strawberry.ID | None:
@@ -66,8 +66,16 @@ class Activity:
     duration_minutes: int | None
     outcome: str | None
     next_step: str | None
-    customer_id: strawberry.ID
+    customer_id: strawberry.ID | None = strawberry.field(
+        description="Null only for an activity on a lead that is not converted yet."
+    )
     contact_id: strawberry.ID | None
+    lead_id: strawberry.ID | None = strawberry.field(
+        description="The lead it is on; once converted, it is on the lead's customer too."
+    )
+    opportunity_id: strawberry.ID | None = strawberry.field(
+        description="The opportunity it is on (it is on the opportunity's customer too)."
+    )
     owner_id: strawberry.ID = strawberry.field(description="Who logged it (or did it).")
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -82,7 +90,8 @@ class Activity:
             id=_id(row.id), kind=ActivityKind(row.kind), subject=row.subject, body=row.body,
             occurred_at=row.occurred_at, duration_minutes=row.duration_minutes,
             outcome=row.outcome, next_step=row.next_step, customer_id=_id(row.customer_id),
-            contact_id=_id(row.contact_id), owner_id=_id(row.owner_id),
+            contact_id=_id(row.contact_id), lead_id=_id(row.lead_id),
+            opportunity_id=_id(row.opportunity_id), owner_id=_id(row.owner_id),
             created_at=row.created_at, updated_at=row.updated_at, version=row.version,
         )  # fmt: skip
 
@@ -94,6 +103,12 @@ class Task:
     description: str | None
     customer_id: strawberry.ID | None
     contact_id: strawberry.ID | None
+    lead_id: strawberry.ID | None = strawberry.field(
+        description="The lead it is about; once converted, the lead's customer too."
+    )
+    opportunity_id: strawberry.ID | None = strawberry.field(
+        description="The opportunity it is about (the opportunity's customer too)."
+    )
     assignee_id: strawberry.ID
     due_at: dt.datetime
     priority: TaskPriority
@@ -111,6 +126,7 @@ class Task:
         return cls(
             id=_id(row.id), title=row.title, description=row.description,
             customer_id=_id(row.customer_id), contact_id=_id(row.contact_id),
+            lead_id=_id(row.lead_id), opportunity_id=_id(row.opportunity_id),
             assignee_id=_id(row.assignee_id), due_at=row.due_at,
             priority=TaskPriority(row.priority), status=TaskStatus(row.status),
             completed_at=row.completed_at, created_at=row.created_at,
@@ -187,19 +203,13 @@ async def _attach(
         for node, row in zip(nodes, rows, strict=True):
             found = people.get(getattr(row, f"{person}_id"))
             setattr(node, person, User.from_row(found) if found else None)
-    if f"{prefix}customer" in selected:
-        parents = await customers_by_id(conn, who, [r.customer_id for r in rows if r.customer_id])
-        built = await build_customers(
-            conn, who, list(parents.values()), selected, f"{prefix}customer."
-        )
-        by_id = dict(zip(parents, built, strict=True))
-        for node, row in zip(nodes, rows, strict=True):
-            node.customer = by_id.get(row.customer_id)
+    await attach_customers(conn, who, nodes, rows, selected, prefix)
     if f"{prefix}contact" in selected:
         found = await contacts_by_id(conn, who, [r.contact_id for r in rows])
+        built = await build_contacts(conn, who, list(found.values()), selected, f"{prefix}contact.")
+        contacts = dict(zip(found, built, strict=True))  # with their custom fields, if asked
         for node, row in zip(nodes, rows, strict=True):
-            contact = found.get(row.contact_id)
-            node.contact = Contact.from_row(contact) if contact else None
+            node.contact = contacts.get(row.contact_id)
 
 
 def _builder(kind: Callable[[Row], Any], person: str):

@@ -30,7 +30,7 @@ class AuditRecord:
     actor_id: strawberry.ID | None
     actor_kind: str = strawberry.field(
         description="user; job (a background job that actorId started); account (a sign-in "
-        "account, for sign-in and password events: entityId is its user here); or system."
+        "account, for a password changed in this tenant: entityId is its user here); or system."
     )
     action: str = strawberry.field(description='What happened, e.g. "customer.update".')
     entity_type: str = strawberry.field(description='The kind of record, e.g. "customer".')

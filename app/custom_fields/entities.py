@@ -1,6 +1,8 @@
-"""Which records carry custom fields. Adding contacts, leads or opportunities means
-one entry here (their table and read permission), the GraphQL enum value, and the
-same few lines in that capability's inputs, types and filter as customers have."""
+"""Which records carry custom fields: customers, contacts, leads and opportunities.
+Adding another kind means one entry here (its read permission), the GraphQL enum
+value, the entity in the definitions' CHECK (app/custom_fields/tables.py, a
+migration), and the same few lines in that capability's inputs, service, types,
+filter and orderBy as customers have."""
 
 from __future__ import annotations
 
@@ -15,4 +17,7 @@ class Entity:
 
 ENTITIES: dict[str, Entity] = {
     "customer": Entity("customer", "customers:read"),
+    "contact": Entity("contact", "contacts:read"),
+    "lead": Entity("lead", "leads:read"),
+    "opportunity": Entity("opportunity", "opportunities:read"),
 }

@@ -27,6 +27,9 @@ UNSET: Any = strawberry.UNSET
 @strawberry.enum(description="The kinds of records that carry custom fields.")
 class CustomFieldEntity(enum.Enum):
     CUSTOMER = "customer"
+    CONTACT = "contact"
+    LEAD = "lead"
+    OPPORTUNITY = "opportunity"
 
 
 @strawberry.type

@@ -16,7 +16,19 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, delete, func, not_, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Table,
+    and_,
+    delete,
+    func,
+    not_,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -351,8 +363,10 @@ async def prepare(
     creating: bool,
 ) -> tuple[PreparedValues | None, list[UserError]]:
     """Check what a client sent (key, JSON value) against the entity's live fields.
-    Returns the values to write and the user errors (field `customFields.<key>`)."""
-    if not items and not creating:
+    Returns the values to write and the user errors (field `customFields.<key>`).
+    `items` None (not given, as by imports and lead conversion) checks nothing, not
+    even the required fields."""
+    if items is None or (not items and not creating):
         return None, []
     fields = await definitions(conn, entity)
     errors: list[UserError] = []
@@ -446,6 +460,31 @@ async def write(
             entity_type=prepared.entity, entity_id=entity_id, changes=changes,
         )  # fmt: skip
     return changes
+
+
+async def write_on_update(
+    conn: AsyncConnection,
+    prepared: PreparedValues | None,
+    *,
+    actor: Actor,
+    table: Table,
+    current: Row,
+    row: Row,
+) -> Row:
+    """Write an updated record's custom values (`current`: the record before the
+    update, locked; `row`: after its own columns changed). When only custom values
+    changed, the record still gets a new version, so a client holding the old one
+    conflicts. Returns the record as it is now."""
+    changed = await write(conn, prepared, actor=actor, entity_id=row.id)
+    if not changed or row.version != current.version:
+        return row
+    statement = (
+        update(table)
+        .where(table.c.id == row.id)
+        .values(version=table.c.version + 1, updated_at=func.now())
+        .returning(table)
+    )
+    return (await conn.execute(statement)).one()
 
 
 # --- values: reading -----------------------------------------------------------------
@@ -567,6 +606,17 @@ def field_condition(
         )
         conditions.append(not_(having) if f.is_null else having)
     return and_(*conditions) if conditions else true()
+
+
+def uses_fields(f: Any, depth: int = 0, max_depth: int = 4) -> bool:
+    """Whether a list's filter input (its `custom_fields`, and nested `and_`/`or_`
+    ones down to the depth the list honours) needs the entity's definitions."""
+    if f is None or depth >= max_depth:
+        return False
+    nested = [*(getattr(f, "and_", None) or []), *(getattr(f, "or_", None) or [])]
+    return bool(getattr(f, "custom_fields", None)) or any(
+        uses_fields(g, depth + 1, max_depth) for g in nested
+    )
 
 
 def fields_condition(

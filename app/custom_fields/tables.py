@@ -1,9 +1,9 @@
 """Custom field definitions and their values.
 
-A definition names a field of one entity (customer now; contact, lead, opportunity
-are allowed by the CHECK and need only their entry in `app.custom_fields.entities`).
-Values are one row per (field, record), with one typed column set per field type, so
-a filter on any field is an index range scan on (field_id, value). Removing a field
+A definition names a field of one entity (customer, contact, lead, opportunity: see
+`app.custom_fields.entities`). Values are one row per (field, record), with one typed
+column set per field type, so a filter on any field, and a sort by it, is an index
+range scan on (field_id, value). Removing a field
 is a soft delete: its values are ignored (never returned, never filterable) until a
 cleanup deletes them; defining the same key again makes a new field.
 """

@@ -1,18 +1,22 @@
 """GraphQL types of custom fields that other capabilities embed: the value on a
-record, the value in a create/update input, and the filter."""
+record, the value in a create/update input, the filter, and the orderBy entry's
+customField (with `orders_of`, which turns a list's orderBy into sort orders)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.scalars import JSON
 
-from app.custom_fields.service import Value
+from app.custom_fields.service import Value, values_by_entity
+from app.custom_fields.sorting import Order
 
 
 @strawberry.enum(description="What a custom field holds.")
@@ -75,6 +79,24 @@ def from_values(items: Sequence[Value]) -> list[CustomFieldValue]:
     return [CustomFieldValue.from_value(i) for i in items]
 
 
+VALUES_DESCRIPTION = (
+    "Values of the tenant's live custom fields, in display order; fields without a "
+    "value are left out."
+)
+
+
+async def attach_values(
+    conn: AsyncConnection, entity: str, nodes: Sequence[Any], ids: Sequence[uuid.UUID]
+) -> None:
+    """Set `custom_fields` on the nodes (records `ids` of `entity`, in the same order)
+    with one statement for all of them."""
+    if not nodes:
+        return
+    values = await values_by_entity(conn, entity, ids)
+    for node, record_id in zip(nodes, ids, strict=True):
+        node.custom_fields = from_values(values.get(record_id, []))
+
+
 @strawberry.input(description="A custom field's value to set, by the field's key; null clears it.")
 class CustomFieldInput:
     key: str
@@ -98,6 +120,27 @@ class CustomFieldFilter:
     lte: JSON | None = None
     is_null: bool | None = None
     contains: list[str] | None = None
+
+
+ORDER_FIELD = "A column to sort by; give this or customField."
+ORDER_CUSTOM_FIELD = (
+    "A custom field's key to sort by (not multiselect), instead of field; only as the "
+    "first entry, later entries break ties. Records without a value come last in both "
+    "directions. Uses the custom field values index."
+)
+
+
+def orders_of(entries: Sequence[Any], column: Callable[[Any], Any]) -> list[Order]:
+    """orderBy entries (each with field, customField and direction) as sort orders;
+    `column` maps a `field` enum value to the column it sorts by."""
+    return [
+        Order(
+            column=column(e.field) if e.field is not None else None,
+            custom_field=e.custom_field,
+            descending=e.direction.value == "desc",
+        )
+        for e in entries
+    ]
 
 
 def input_items(value: Any) -> list[tuple[str, Any]] | None:

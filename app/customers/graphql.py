@@ -24,11 +24,17 @@ from app.api.filters import (
     tags_condition,
 )
 from app.api.nodes import visible_node
-from app.api.pagination import Connection, SortDirection, SortKey, page_of
+from app.api.pagination import Connection, SortDirection, page_of
 from app.api.permissions import requires
 from app.api.selection import selected_paths
 from app.custom_fields import service as custom
-from app.custom_fields.types import CustomFieldFilter
+from app.custom_fields.sorting import ordered, sorts_by_custom_field
+from app.custom_fields.types import (
+    ORDER_CUSTOM_FIELD,
+    ORDER_FIELD,
+    CustomFieldFilter,
+    orders_of,
+)
 from app.customers import queries
 from app.customers.tables import contacts, customers
 from app.customers.types import (
@@ -52,6 +58,9 @@ class CustomerFilter:
     )
     partner_id: IdFilter | None = strawberry.field(
         default=None, description="isNull: true lists customers assigned to no partner."
+    )
+    is_distributor: bool | None = strawberry.field(
+        default=None, description="true: only distributors (经销商); false: all but them."
     )
     tags: TagsFilter | None = None
     created_at: DateTimeFilter | None = None
@@ -80,7 +89,8 @@ class CustomerOrderField(enum.Enum):
 
 @strawberry.input
 class CustomerOrder:
-    field: CustomerOrderField
+    field: CustomerOrderField | None = strawberry.field(default=None, description=ORDER_FIELD)
+    custom_field: str | None = strawberry.field(default=None, description=ORDER_CUSTOM_FIELD)
     direction: SortDirection = SortDirection.ASC
 
 
@@ -89,6 +99,9 @@ class ContactFilter:
     customer_id: IdFilter | None = None
     search: str | None = None
     created_at: DateTimeFilter | None = None
+    custom_fields: list[CustomFieldFilter] | None = strawberry.field(
+        default=None, description="Conditions on custom fields by key, all of which must hold."
+    )
 
 
 @strawberry.enum
@@ -99,17 +112,9 @@ class ContactOrderField(enum.Enum):
 
 @strawberry.input
 class ContactOrder:
-    field: ContactOrderField
+    field: ContactOrderField | None = strawberry.field(default=None, description=ORDER_FIELD)
+    custom_field: str | None = strawberry.field(default=None, description=ORDER_CUSTOM_FIELD)
     direction: SortDirection = SortDirection.ASC
-
-
-def uses_custom_fields(f: CustomerFilter | None, depth: int = 0) -> bool:
-    """Whether the filter (nested ones included) needs the custom field definitions."""
-    if f is None or depth >= MAX_FILTER_DEPTH:
-        return False
-    return bool(f.custom_fields) or any(
-        uses_custom_fields(g, depth + 1) for g in [*(f.and_ or []), *(f.or_ or [])]
-    )
 
 
 def customer_condition(
@@ -127,6 +132,7 @@ def customer_condition(
             enum_condition(c.tier, f.tier),
             id_condition(c.owner_id, f.owner_id, "ownerId"),
             id_condition(c.partner_id, f.partner_id, "partnerId"),
+            None if f.is_distributor is None else c.is_distributor.is_(f.is_distributor),
             tags_condition(c.tags, f.tags),
             datetime_condition(c.created_at, f.created_at),
             date_condition(c.created_at, f.created_on, time_zone),
@@ -142,9 +148,8 @@ def customer_condition(
     )
 
 
-def _sort(table, field: enum.Enum, direction: SortDirection) -> list[SortKey]:
-    descending = direction is SortDirection.DESC
-    return [SortKey(table.c[field.value], descending), SortKey(table.c.id, descending)]
+def _column(table):
+    return lambda field: table.c[field.value]
 
 
 @strawberry.type
@@ -166,17 +171,22 @@ class CustomerQueries:
     ) -> Connection[Customer]:
         f = filter or CustomerFilter()
         principal = info.context.principal
-        order = order_by or [CustomerOrder(field=CustomerOrderField.CREATED_AT)]
-        keys = [k for o in order for k in _sort(customers, o.field, o.direction)[:1]]
-        keys.append(SortKey(customers.c.id, keys[-1].descending))
+        order = orders_of(
+            order_by or [CustomerOrder(field=CustomerOrderField.CREATED_AT)], _column(customers)
+        )
         selected = selected_paths(info)
         async with info.context.db.read() as conn:
-            fields = await custom.definitions(conn, "customer") if uses_custom_fields(f) else None
-            query = queries.customers_query(
-                queries.live(customers, deleted=f.deleted),
-                queries.visible_customers(principal),
-                customer_condition(f, principal.tenant.time_zone, fields=fields),
-            )
+            fields = None
+            if custom.uses_fields(f, max_depth=MAX_FILTER_DEPTH) or sorts_by_custom_field(order):
+                fields = await custom.definitions(conn, "customer")
+            query, keys = ordered(
+                queries.customers_query(
+                    queries.live(customers, deleted=f.deleted),
+                    queries.visible_customers(principal),
+                    customer_condition(f, principal.tenant.time_zone, fields=fields),
+                ),
+                customers.c.id, order, fields,
+            )  # fmt: skip
             return await page_of(
                 conn, query, keys, selected, partial(build_customers, conn, principal),
                 first=first, after=after, last=last, before=before,
@@ -199,21 +209,30 @@ class CustomerQueries:
     ) -> Connection[Contact]:
         f = filter or ContactFilter()
         principal = info.context.principal
-        query = queries.contacts_query(
-            all_of(
-                [
-                    queries.live(contacts),
-                    queries.visible_contacts(principal),
-                    id_condition(contacts.c.customer_id, f.customer_id, "customerId"),
-                    queries.contact_search(f.search),
-                    datetime_condition(contacts.c.created_at, f.created_at),
-                ]
-            )
+        order = orders_of(
+            [order_by or ContactOrder(field=ContactOrderField.NAME)], _column(contacts)
         )
-        order = order_by or ContactOrder(field=ContactOrderField.NAME)
         selected = selected_paths(info)
         async with info.context.db.read() as conn:
+            fields = None
+            if f.custom_fields or sorts_by_custom_field(order):
+                fields = await custom.definitions(conn, "contact")
+            query, keys = ordered(
+                queries.contacts_query(
+                    all_of(
+                        [
+                            queries.live(contacts),
+                            queries.visible_contacts(principal),
+                            id_condition(contacts.c.customer_id, f.customer_id, "customerId"),
+                            queries.contact_search(f.search),
+                            datetime_condition(contacts.c.created_at, f.created_at),
+                            custom.fields_condition(contacts.c.id, f.custom_fields, fields or {}),
+                        ]
+                    )
+                ),
+                contacts.c.id, order, fields,
+            )  # fmt: skip
             return await page_of(
-                conn, query, _sort(contacts, order.field, order.direction), selected, partial(build_contacts, conn, principal),
+                conn, query, keys, selected, partial(build_contacts, conn, principal),
                 first=first, after=after, last=last, before=before,
             )  # fmt: skip

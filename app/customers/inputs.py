@@ -17,6 +17,10 @@ PARTNER_ID = (
     "The partner (distributor) user to assign the customer to: an active user whose role "
     "has the assigned data scope. null unassigns."
 )
+IS_DISTRIBUTOR = (
+    "A distributor (经销商): partner users may then work for it (updateUser distributorId). "
+    "It cannot be unmarked while users work for it. null means false."
+)
 CUSTOM_FIELDS = (
     "Values of custom fields by key (customFieldDefinitions); fields not listed keep "
     "their value, null clears one. Errors name the field as customFields.<key>."
@@ -39,6 +43,7 @@ class CreateCustomerInput:
     address: str | None = UNSET
     owner_id: strawberry.ID | None = UNSET
     partner_id: strawberry.ID | None = strawberry.field(default=UNSET, description=PARTNER_ID)
+    is_distributor: bool | None = strawberry.field(default=UNSET, description=IS_DISTRIBUTOR)
     tags: list[str] | None = UNSET
     notes: str | None = UNSET
     external_ref: str | None = UNSET
@@ -65,6 +70,7 @@ class UpdateCustomerInput:
     address: str | None = UNSET
     owner_id: strawberry.ID | None = UNSET
     partner_id: strawberry.ID | None = strawberry.field(default=UNSET, description=PARTNER_ID)
+    is_distributor: bool | None = strawberry.field(default=UNSET, description=IS_DISTRIBUTOR)
     tags: list[str] | None = UNSET
     notes: str | None = UNSET
     external_ref: str | None = UNSET
@@ -124,6 +130,9 @@ class CreateContactInput:
     email: str | None = UNSET
     birthday: dt.date | None = UNSET
     is_primary: bool | None = UNSET
+    custom_fields: list[CustomFieldInput] | None = strawberry.field(
+        default=UNSET, description=CUSTOM_FIELDS
+    )
 
 
 @strawberry.input
@@ -136,6 +145,9 @@ class UpdateContactInput:
     email: str | None = UNSET
     birthday: dt.date | None = UNSET
     is_primary: bool | None = UNSET
+    custom_fields: list[CustomFieldInput] | None = strawberry.field(
+        default=UNSET, description=CUSTOM_FIELDS
+    )
 
 
 @strawberry.input

@@ -7,7 +7,7 @@ from typing import Any
 
 import strawberry
 
-from app.api.context import Info
+from app.api.context import Info, tenant_today
 from app.api.errors import run_mutation
 from app.api.ids import optional_uuid, parse_uuid, provided, require_uuid
 from app.api.permissions import requires
@@ -41,6 +41,7 @@ UNSET: Any = strawberry.UNSET
 CUSTOMER_INPUT_FIELDS = (
     "name", "category", "tier", "industry", "region", "source", "phone", "email",
     "address", "owner_id", "partner_id", "tags", "notes", "external_ref", "credit_limit",
+    "is_distributor",
 )  # fmt: skip
 CONTACT_INPUT_FIELDS = ("name", "title", "phone", "email", "birthday", "is_primary")
 
@@ -131,7 +132,7 @@ class CustomerMutations:
         async def change(conn, actor):
             return await service.delete_customer(
                 conn, actor=actor, who=info.context.principal, customer_id=require_uuid(input.id, "id", "customer"),
-                version=input.version,
+                version=input.version, today=tenant_today(info),
             )  # fmt: skip
 
         return await _customer_mutation(info, DeleteCustomerPayload, change)
@@ -155,6 +156,7 @@ class CustomerMutations:
                 conn, actor=actor, who=info.context.principal, contact_id=optional_uuid(input.id, "id", "contact"),
                 customer_id=require_uuid(input.customer_id, "customerId", "customer"),
                 fields=_provided(input, CONTACT_INPUT_FIELDS),
+                custom_fields=input_items(input.custom_fields) or [],
             )  # fmt: skip
 
         return await _contact_mutation(info, CreateContactPayload, change)
@@ -165,6 +167,7 @@ class CustomerMutations:
             return await service.update_contact(
                 conn, actor=actor, who=info.context.principal, contact_id=require_uuid(input.id, "id", "contact"),
                 version=input.version, fields=_provided(input, CONTACT_INPUT_FIELDS),
+                custom_fields=input_items(input.custom_fields),
             )  # fmt: skip
 
         return await _contact_mutation(info, UpdateContactPayload, change)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import ColumnElement, Row, Select, and_, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -55,8 +56,20 @@ def contact_search(text: str | None) -> ColumnElement[bool]:
 
 
 def visible_customers(who: Scoped) -> ColumnElement[bool]:
-    """By owner (and the pool) for internal users; by partner for the assigned scope."""
-    return owner_visible(who, customers.c.owner_id, assigned=customers.c.partner_id)
+    """By owner (and the pool) for internal users; by partner for the assigned scope,
+    plus the distributor a partner user works for (users.distributor_id). Everything
+    whose visibility follows the customer's (contacts, orders, quotes) follows."""
+    return owner_visible(
+        who, customers.c.owner_id, assigned=customers.c.partner_id, customer=customers.c.id
+    )
+
+
+def customer_visible(column: Any, who: Scoped) -> ColumnElement[bool]:
+    """Rows that point at a customer (orders, quotes, invoices, ...) are visible exactly
+    when that customer is; with scope "all" no subquery at all."""
+    if who.data_scope == "all":
+        return true()
+    return column.in_(select(customers.c.id).where(visible_customers(who)))
 
 
 def visible_contacts(who: Scoped) -> ColumnElement[bool]:
@@ -91,12 +104,28 @@ async def lock_referenced_customer(
     SHARE until the transaction ends: a delete or merge (FOR UPDATE) of the customer
     waits for this write, or this write waits for it and then sees it gone, so nothing
     is ever attached to a customer that was merged away meanwhile."""
-    found = await conn.scalar(
-        select(customers.c.id)
-        .where(customers.c.id == customer_id, live(customers), visible_customers(who))
-        .with_for_update(key_share=True)
-    )
+    found = await conn.scalar(_held(customers.c.id == customer_id, visible_customers(who)))
     return found is not None
+
+
+async def lock_live_customers(
+    conn: AsyncConnection, customer_ids: Iterable[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of these customers are live, held FOR KEY SHARE as by
+    `lock_referenced_customer`, but with no data scope: for writes whose access is
+    decided by another record (stock into a consignment warehouse, by the warehouse)."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return set()
+    return set(await conn.scalars(_held(customers.c.id.in_(ids)).order_by(customers.c.id)))
+
+
+def _held(*conditions: ColumnElement[bool]) -> Select:
+    return (
+        select(customers.c.id)
+        .where(live(customers), *conditions)
+        .with_for_update(read=True, key_share=True)
+    )
 
 
 async def get_contact(conn: AsyncConnection, who: Scoped, contact_id: uuid.UUID) -> Row | None:

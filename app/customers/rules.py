@@ -89,6 +89,8 @@ def normalise_customer(fields: dict[str, Any], *, creating: bool) -> list[UserEr
     _clean_text(fields, CUSTOMER_TEXT, errors)
     if "category" in fields and fields["category"] is None:
         fields["category"] = "prospect"
+    if "is_distributor" in fields and fields["is_distributor"] is None:
+        fields["is_distributor"] = False
     for key, error in (
         ("category", check_choice("category", fields.get("category"), CATEGORIES)),
         ("tier", check_choice("tier", fields.get("tier"), TIERS)),

@@ -15,11 +15,13 @@ from app.auth.principal import Scoped
 from app.auth.roles import resolve_role
 from app.auth.scope import people_visible
 from app.custom_fields import service as custom
+from app.customers.open_business import open_business
 from app.customers.queries import visible_contacts, visible_customers
 from app.customers.rules import normalise_contact, normalise_customer
 from app.customers.tables import contacts, customers
 from app.errors import UserError, UserErrors, fail
 from app.pool.history import OwnerChange, record_changes
+from app.pool.limit import enforce_claim_limit, serialise_claims
 from app.records import apply_change, insert_once, lock_for_change
 from app.users.tables import users
 
@@ -78,6 +80,19 @@ async def _check_partner(conn: AsyncConnection, fields: dict[str, Any]) -> list[
     return []
 
 
+async def _check_unmark(conn: AsyncConnection, customer_id: uuid.UUID) -> None:
+    """A distributor some users work for stays one (the customer row is locked, and
+    linking a user holds it FOR KEY SHARE, so no link slips in meanwhile)."""
+    linked = await conn.scalar(
+        select(func.count()).select_from(users).where(users.c.distributor_id == customer_id)
+    )
+    if linked:
+        raise fail(
+            "isDistributor", "IN_USE",
+            f"{linked} user(s) work for this distributor: change their distributorId first",
+        )  # fmt: skip
+
+
 async def _validated_customer(
     conn: AsyncConnection,
     fields: dict[str, Any],
@@ -94,12 +109,10 @@ async def _validated_customer(
     errors = normalise_customer(fields, creating=creating)
     errors += await _check_owner(conn, fields, who)
     errors += await _check_partner(conn, fields)
-    prepared = None
-    if custom_fields is not None:
-        prepared, custom_errors = await custom.prepare(
-            conn, "customer", custom_fields, creating=creating
-        )
-        errors += custom_errors
+    prepared, custom_errors = await custom.prepare(
+        conn, "customer", custom_fields, creating=creating
+    )
+    errors += custom_errors
     if errors:
         raise UserErrors(errors)
     return fields, prepared
@@ -141,6 +154,9 @@ async def update_customer(
     fields: dict[str, Any],
     custom_fields: list[tuple[str, Any]] | None = None,
 ) -> Row:
+    taking = fields.get("owner_id") == who.user_id
+    if taking:  # before the customer's lock, in the same order as claimCustomers
+        await serialise_claims(conn, who.user_id)
     current = await lock_for_change(
         conn, customers, customer_id, entity="customer", version=version,
         visible=visible_customers(who),
@@ -148,22 +164,18 @@ async def update_customer(
     values, prepared = await _validated_customer(
         conn, fields, who, creating=False, custom_fields=custom_fields
     )
+    if values.get("is_distributor") is False and current.is_distributor:
+        await _check_unmark(conn, customer_id)
     row = await apply_change(
         conn, customers, current, actor=actor, entity="customer", action="update",
         values=values, unique=CUSTOMER_UNIQUE,
     )  # fmt: skip
-    changed = await custom.write(conn, prepared, actor=actor, entity_id=row.id)
-    if changed and row.version == current.version:
-        # Only custom values changed: still a new version of the customer, so a client
-        # holding the old one conflicts.
-        row = (
-            await conn.execute(
-                update(customers)
-                .where(customers.c.id == row.id)
-                .values(version=customers.c.version + 1, updated_at=func.now())
-                .returning(customers)
-            )
-        ).one()
+    if taking and current.owner_id is None:
+        # Taking a pool customer by editing it is a claim: the same limit applies.
+        await enforce_claim_limit(conn, who.user_id, gained=1, field="ownerId")
+    row = await custom.write_on_update(
+        conn, prepared, actor=actor, table=customers, current=current, row=row
+    )
     # Ownership history (app/pool); the change itself is audited above.
     await record_changes(
         conn, actor=actor, kind="update", audit=False,
@@ -179,11 +191,23 @@ async def delete_customer(
     who: Scoped,
     customer_id: uuid.UUID,
     version: int | None,
+    today: dt.date | None = None,
 ) -> Row:
+    """Soft delete, refused (OPEN_BUSINESS on id) while the customer has open business
+    (app/customers/open_business.py), counted under the row lock: a writer attaching a
+    document holds the customer FOR KEY SHARE and re-checks deleted_at, so it either
+    committed before this count or finds the customer gone. `today`: the tenant's
+    calendar day, for quote validity (the API passes it; UTC's when left out)."""
     current = await lock_for_change(
         conn, customers, customer_id, entity="customer", version=version,
         visible=visible_customers(who),
     )  # fmt: skip
+    if still_open := await open_business(conn, customer_id, today or _now().date()):
+        raise fail(
+            "id", "OPEN_BUSINESS",
+            f"this customer has open business: {', '.join(still_open)}; "
+            "finish, close or cancel it before deleting the customer",
+        )  # fmt: skip
     return await apply_change(
         conn, customers, current, actor=actor, entity="customer", action="delete",
         values={"deleted_at": _now()},
@@ -242,12 +266,24 @@ async def _demote_other_primaries(
     )
 
 
-def _validated_contact(fields: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+async def _validated_contact(
+    conn: AsyncConnection,
+    fields: dict[str, Any],
+    *,
+    creating: bool,
+    custom_fields: list[tuple[str, Any]] | None = None,
+) -> tuple[dict[str, Any], custom.PreparedValues | None]:
+    """The columns and the custom field values, all checked before anything is
+    written; `custom_fields` None (not given) skips the required custom fields."""
     fields = dict(fields)
     errors = normalise_contact(fields, creating=creating)
+    prepared, custom_errors = await custom.prepare(
+        conn, "contact", custom_fields, creating=creating
+    )
+    errors += custom_errors
     if errors:
         raise UserErrors(errors)
-    return fields
+    return fields, prepared
 
 
 async def create_contact(
@@ -258,8 +294,11 @@ async def create_contact(
     contact_id: uuid.UUID | None,
     customer_id: uuid.UUID,
     fields: dict[str, Any],
+    custom_fields: list[tuple[str, Any]] | None = None,
 ) -> Row:
-    values = _validated_contact(fields, creating=True)
+    values, prepared = await _validated_contact(
+        conn, fields, creating=True, custom_fields=custom_fields
+    )
     await _live_customer(conn, customer_id, who)
     values["customer_id"] = customer_id
     if values["is_primary"]:
@@ -268,9 +307,11 @@ async def create_contact(
         )
         if not existing:
             await _demote_other_primaries(conn, customer_id, keep=None)
-    row, _ = await insert_once(
+    row, created = await insert_once(
         conn, contacts, actor=actor, entity="contact", row_id=contact_id, values=values
     )
+    if created:  # custom values, audited as contact.custom_fields in this transaction
+        await custom.write(conn, prepared, actor=actor, entity_id=row.id)
     return row
 
 
@@ -282,16 +323,22 @@ async def update_contact(
     contact_id: uuid.UUID,
     version: int | None,
     fields: dict[str, Any],
+    custom_fields: list[tuple[str, Any]] | None = None,
 ) -> Row:
     current = await lock_for_change(
         conn, contacts, contact_id, entity="contact", version=version,
         visible=visible_contacts(who),
     )  # fmt: skip
-    values = _validated_contact(fields, creating=False)
+    values, prepared = await _validated_contact(
+        conn, fields, creating=False, custom_fields=custom_fields
+    )
     if values.get("is_primary") and not current.is_primary:
         await _demote_other_primaries(conn, current.customer_id, keep=current.id)
-    return await apply_change(
+    row = await apply_change(
         conn, contacts, current, actor=actor, entity="contact", action="update", values=values
+    )
+    return await custom.write_on_update(
+        conn, prepared, actor=actor, table=contacts, current=current, row=row
     )
 
 

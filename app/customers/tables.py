@@ -49,6 +49,8 @@ customers = Table(
     Column("external_ref", Text),
     # In the tenant's base currency; a protected field (customers:read_credit).
     Column("credit_limit", Numeric(18, 2)),
+    # A distributor (经销商): partner users may work for it (users.distributor_id).
+    Column("is_distributor", Boolean, nullable=False, server_default="false"),
     *record_columns(),
     Column("deleted_at", DateTime(timezone=True)),
     Column(
@@ -76,6 +78,11 @@ customers = Table(
     Index("ix_customers_tier", "tier", postgresql_where=LIVE),
     Index("ix_customers_owner_id", "owner_id", postgresql_where=LIVE),
     Index("ix_customers_partner_id", "partner_id", postgresql_where=LIVE),
+    Index(
+        "ix_customers_distributors",
+        "id",
+        postgresql_where=text("is_distributor AND deleted_at IS NULL"),
+    ),
     Index("ix_customers_tags", "tags", postgresql_using="gin"),
     Index("ix_customers_search_tokens", "search_tokens", postgresql_using="gin"),
     Index("ix_customers_deleted_at", "deleted_at", postgresql_where=text("deleted_at IS NOT NULL")),

@@ -7,18 +7,29 @@ import datetime as dt
 import enum
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.api.context import Info
+from app.api.pagination import Connection
 from app.api.permissions import requires
 from app.auth.principal import Scoped
-from app.custom_fields.service import values_by_entity
-from app.custom_fields.types import CustomFieldValue, from_values
+from app.custom_fields.types import (
+    VALUES_DESCRIPTION,
+    CustomFieldValue,
+    attach_values,
+)
 from app.customers.queries import contacts_by_customer, customers_by_id
 from app.users.graphql import User
 from app.users.queries import users_by_id
+
+if TYPE_CHECKING:
+    from app.activities.timeline_graphql import TimelineItem
+    from app.pipeline.graphql import OpportunityFilter, OpportunityOrder
+    from app.pipeline.types import Opportunity
 
 
 @strawberry.enum
@@ -53,6 +64,9 @@ class Contact:
     version: int
     customer: Customer | None = strawberry.field(
         default=None, description="The customer this contact belongs to."
+    )
+    custom_fields: list[CustomFieldValue] = strawberry.field(
+        default_factory=list, description=VALUES_DESCRIPTION
     )
 
     @classmethod
@@ -91,6 +105,11 @@ class Customer:
         description="The partner (distributor) user the customer is assigned to; partner "
         "users see exactly the customers assigned to them."
     )
+    is_distributor: bool = strawberry.field(
+        default=False,
+        description="A distributor (经销商): its partner users (User.distributorId) see it, "
+        "its orders and quotes, and the stock of its consignment warehouses.",
+    )
     tags: list[str]
     notes: str | None
     external_ref: str | None = strawberry.field(
@@ -117,6 +136,44 @@ class Customer:
         "without a value are left out.",
     )
 
+    # Nested lists of other capabilities, which depend on this one: their types are
+    # lazy and their resolvers live with them (imported when first resolved). In a
+    # list of customers each costs one statement for the whole page (app/api/batch.py).
+    @strawberry.field(
+        extensions=requires("opportunities:read"),
+        description="The customer's opportunities you can see: the `opportunities` list "
+        "with customerId set to this customer. FORBIDDEN without opportunities:read.",
+    )
+    async def opportunities(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: Annotated[OpportunityFilter, strawberry.lazy("app.pipeline.graphql")] | None = None,
+        order_by: list[Annotated[OpportunityOrder, strawberry.lazy("app.pipeline.graphql")]]
+        | None = None,
+    ) -> Connection[Annotated[Opportunity, strawberry.lazy("app.pipeline.types")]] | None:
+        from app.pipeline.graphql import customer_opportunities
+
+        return await customer_opportunities(
+            info, self.id, first=first, after=after, filter=filter, order_by=order_by
+        )
+
+    @strawberry.field(
+        extensions=requires("activities:read"),
+        description="The customer's history, newest first, as `customerTimeline`. "
+        "FORBIDDEN without activities:read.",
+    )
+    async def timeline(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> (
+        Connection[Annotated[TimelineItem, strawberry.lazy("app.activities.timeline_graphql")]]
+        | None
+    ):
+        from app.activities.timeline_graphql import customer_timeline_field
+
+        return await customer_timeline_field(info, self.id, first=first, after=after)
+
     @classmethod
     def from_row(cls, row: Row) -> Customer:
         return cls(
@@ -140,6 +197,7 @@ class Customer:
             version=row.version,
             deleted_at=row.deleted_at,
             credit_limit=row.credit_limit,
+            is_distributor=row.is_distributor,
         )
 
 
@@ -153,12 +211,33 @@ async def build_customers(
         grouped = await contacts_by_customer(conn, [r.id for r in rows])
         for node, row in zip(nodes, rows, strict=True):
             node.contacts = [Contact.from_row(c) for c in grouped.get(row.id, [])]
-    if f"{prefix}customFields" in selected and rows:
-        values = await values_by_entity(conn, "customer", [r.id for r in rows])
-        for node, row in zip(nodes, rows, strict=True):
-            node.custom_fields = from_values(values.get(row.id, []))
+        if f"{prefix}contacts.customFields" in selected:
+            children = [c for row in rows for c in grouped.get(row.id, [])]
+            await attach_values(
+                conn, "contact", [c for n in nodes for c in n.contacts], [c.id for c in children]
+            )
+    if f"{prefix}customFields" in selected:
+        await attach_values(conn, "customer", nodes, [r.id for r in rows])
     await _attach_people(conn, nodes, rows, selected, prefix)
     return nodes
+
+
+async def attach_customers(
+    conn: AsyncConnection, who: Scoped, nodes: Sequence, rows: Sequence[Row], selected: set[str],
+    prefix: str, *, field: str = "customer", attribute: str = "customer",
+    column: str = "customer_id",
+) -> None:  # fmt: skip
+    """Set `attribute` on each node to the customer its row's `column` names, when
+    `field` is selected below `prefix`: one statement for the whole page; null where
+    the column is null or the customer is outside the data scope."""
+    if not rows or f"{prefix}{field}" not in selected:
+        return
+    ids = [getattr(r, column) for r in rows if getattr(r, column) is not None]
+    found = await customers_by_id(conn, who, ids)
+    built = await build_customers(conn, who, list(found.values()), selected, f"{prefix}{field}.")
+    by_id = dict(zip(found, built, strict=True))
+    for node, row in zip(nodes, rows, strict=True):
+        setattr(node, attribute, by_id.get(getattr(row, column)))
 
 
 PEOPLE = {"owner": "owner_id", "partner": "partner_id"}  # field -> the column naming them
@@ -183,18 +262,7 @@ async def build_contacts(
     conn: AsyncConnection, who: Scoped, rows: Sequence[Row], selected: set[str], prefix: str = ""
 ) -> list[Contact]:
     nodes = [Contact.from_row(r) for r in rows]
-    if f"{prefix}customer" in selected and rows:
-        parents = await customers_by_id(conn, who, [r.customer_id for r in rows])
-        built = {
-            key: node
-            for key, node in zip(
-                parents,
-                await build_customers(
-                    conn, who, list(parents.values()), selected, f"{prefix}customer."
-                ),
-                strict=True,
-            )
-        }
-        for node, row in zip(nodes, rows, strict=True):
-            node.customer = built.get(row.customer_id)
+    if f"{prefix}customFields" in selected:
+        await attach_values(conn, "contact", nodes, [r.id for r in rows])
+    await attach_customers(conn, who, nodes, rows, selected, prefix)
     return nodes

@@ -1,5 +1,6 @@
 """Converting a lead (线索转化): in the caller's one transaction, the customer (linked
-or created), the contact, optionally the opportunity, and the lead's links to them.
+or created), the contact, optionally the opportunity, and the lead's links to them;
+the activities and tasks on the lead move onto what it became (app/activities/service.py).
 
 Every part goes through its capability's service (app/customers/service.py,
 app/pipeline/service.py), so each is validated, scoped and audited as if made by hand;
@@ -23,6 +24,7 @@ from typing import Any
 from sqlalchemy import Row, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.activities.service import link_converted_lead
 from app.audit.service import Actor
 from app.auth.principal import Scoped
 from app.customers import service as customers_service
@@ -193,6 +195,10 @@ async def convert_lead(
     opp = None
     if opportunity is not None:
         opp = await _opportunity(conn, actor, who, current, customer.id, owner, opportunity)
+    await link_converted_lead(
+        conn, actor=actor, lead_id=current.id, customer_id=customer.id, contact_id=contact.id,
+        opportunity_id=opp.id if opp is not None else None,
+    )  # fmt: skip
     lead = await apply_change(
         conn, leads, current, actor=actor, entity="lead", action="convert",
         values={

@@ -22,9 +22,17 @@ from app.api.filters import (
     id_condition,
 )
 from app.api.nodes import visible_node
-from app.api.pagination import Connection, SortDirection, SortKey, page_of
+from app.api.pagination import Connection, SortDirection, page_of
 from app.api.permissions import requires
 from app.api.selection import selected_paths
+from app.custom_fields import service as custom
+from app.custom_fields.sorting import ordered, sorts_by_custom_field
+from app.custom_fields.types import (
+    ORDER_CUSTOM_FIELD,
+    ORDER_FIELD,
+    CustomFieldFilter,
+    orders_of,
+)
 from app.leads import assignment, queries
 from app.leads.tables import leads
 from app.leads.types import (
@@ -71,6 +79,9 @@ class LeadFilter:
     deleted: bool = strawberry.field(
         default=False, description="true lists soft-deleted leads (to restore them)."
     )
+    custom_fields: list[CustomFieldFilter] | None = strawberry.field(
+        default=None, description="Conditions on custom fields by key, all of which must hold."
+    )
     and_: list[LeadFilter] | None = strawberry.field(default=None, name="and")
     or_: list[LeadFilter] | None = strawberry.field(default=None, name="or")
 
@@ -85,7 +96,8 @@ class LeadOrderField(enum.Enum):
 
 @strawberry.input
 class LeadOrder:
-    field: LeadOrderField
+    field: LeadOrderField | None = strawberry.field(default=None, description=ORDER_FIELD)
+    custom_field: str | None = strawberry.field(default=None, description=ORDER_CUSTOM_FIELD)
     direction: SortDirection = SortDirection.ASC
 
 
@@ -115,7 +127,13 @@ def _score_condition(f: LeadScoreFilter | None) -> ColumnElement[bool] | None:
     )
 
 
-def lead_condition(f: LeadFilter, time_zone: str, depth: int = 0) -> ColumnElement[bool]:
+def lead_condition(
+    f: LeadFilter,
+    time_zone: str,
+    depth: int = 0,
+    fields: dict[str, custom.Definition] | None = None,
+) -> ColumnElement[bool]:
+    """`fields`: the lead's live custom fields, needed when the filter uses them."""
     c = leads.c
     nested = depth + 1 < MAX_FILTER_DEPTH
     return all_of(
@@ -128,10 +146,11 @@ def lead_condition(f: LeadFilter, time_zone: str, depth: int = 0) -> ColumnEleme
             datetime_condition(c.created_at, f.created_at),
             date_condition(c.created_at, f.created_on, time_zone),
             queries.lead_search(f.search) if f.search else None,
-            all_of(lead_condition(g, time_zone, depth + 1) for g in f.and_)
+            custom.fields_condition(c.id, f.custom_fields, fields or {}),
+            all_of(lead_condition(g, time_zone, depth + 1, fields) for g in f.and_)
             if f.and_ and nested
             else None,
-            any_of([lead_condition(g, time_zone, depth + 1) for g in f.or_])
+            any_of([lead_condition(g, time_zone, depth + 1, fields) for g in f.or_])
             if f.or_ and nested
             else None,
         ]
@@ -157,16 +176,23 @@ class LeadQueries:
     ) -> Connection[Lead]:
         f = filter or LeadFilter()
         principal = info.context.principal
-        query = queries.leads_query(
-            queries.live(deleted=f.deleted),
-            queries.visible_leads(principal),
-            lead_condition(f, principal.tenant.time_zone),
+        order = orders_of(
+            order_by or [LeadOrder(field=LeadOrderField.CREATED_AT)],
+            lambda field: leads.c[field.value],
         )
-        order = order_by or [LeadOrder(field=LeadOrderField.CREATED_AT)]
-        keys = [SortKey(leads.c[o.field.value], o.direction is SortDirection.DESC) for o in order]
-        keys.append(SortKey(leads.c.id, keys[-1].descending))
         selected = selected_paths(info)
         async with info.context.db.read() as conn:
+            fields = None
+            if custom.uses_fields(f, max_depth=MAX_FILTER_DEPTH) or sorts_by_custom_field(order):
+                fields = await custom.definitions(conn, "lead")
+            query, keys = ordered(
+                queries.leads_query(
+                    queries.live(deleted=f.deleted),
+                    queries.visible_leads(principal),
+                    lead_condition(f, principal.tenant.time_zone, fields=fields),
+                ),
+                leads.c.id, order, fields,
+            )  # fmt: skip
             return await page_of(
                 conn, query, keys, selected, partial(build_leads, conn, principal),
                 first=first, after=after, last=last, before=before,

@@ -9,6 +9,7 @@ from typing import Any
 import strawberry
 
 from app.api.errors import UserErrorType
+from app.custom_fields.types import CustomFieldInput
 from app.customers.types import Contact, Customer
 from app.leads.types import Lead, LeadAssignmentRule, LeadAssignmentRuleKind, LeadSource, LeadStatus
 from app.pipeline.types import Opportunity
@@ -21,6 +22,10 @@ OWNER = (
     "lets the assignment rules choose."
 )
 STATUS = "NEW or WORKING; qualifying and disqualifying have their own mutations."
+CUSTOM_FIELDS = (
+    "Values of custom fields by key (customFieldDefinitions(entity: LEAD)); fields not "
+    "listed keep their value, null clears one. Errors name the field as customFields.<key>."
+)
 
 
 @strawberry.input
@@ -37,6 +42,9 @@ class CreateLeadInput:
     score: int | None = strawberry.field(default=UNSET, description="0 to 100; default 0.")
     owner_id: strawberry.ID | None = strawberry.field(default=UNSET, description=OWNER)
     notes: str | None = UNSET
+    custom_fields: list[CustomFieldInput] | None = strawberry.field(
+        default=UNSET, description=CUSTOM_FIELDS
+    )
 
 
 @strawberry.input
@@ -57,6 +65,9 @@ class UpdateLeadInput:
         "null unassigns.",
     )  # fmt: skip
     notes: str | None = UNSET
+    custom_fields: list[CustomFieldInput] | None = strawberry.field(
+        default=UNSET, description=CUSTOM_FIELDS
+    )
 
 
 @strawberry.input

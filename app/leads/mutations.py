@@ -12,6 +12,7 @@ from app.api.errors import run_mutation
 from app.api.ids import optional_uuid, parse_uuid, provided, require_uuid
 from app.api.permissions import requires
 from app.api.selection import selected_paths
+from app.custom_fields.types import input_items
 from app.customers.types import build_contacts, build_customers
 from app.errors import UserError, UserErrors, fail
 from app.leads import assignment, service
@@ -88,6 +89,7 @@ class LeadMutations:
             return await service.create_lead(
                 conn, actor=actor, who=who, lead_id=optional_uuid(input.id, "id", "lead"),
                 fields=provided(input, LEAD_FIELDS),
+                custom_fields=input_items(input.custom_fields) or [],
             )  # fmt: skip
 
         return await _lead_mutation(info, CreateLeadPayload, change)
@@ -98,6 +100,7 @@ class LeadMutations:
             return await service.update_lead(
                 conn, actor=actor, who=who, lead_id=require_uuid(input.id, "id", "lead"),
                 version=input.version, fields=provided(input, LEAD_FIELDS),
+                custom_fields=input_items(input.custom_fields),
             )  # fmt: skip
 
         return await _lead_mutation(info, UpdateLeadPayload, change)

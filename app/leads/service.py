@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.api.ids import parse_uuid
 from app.audit.service import Actor
 from app.auth.principal import Scoped
+from app.custom_fields import service as custom
 from app.errors import UserError, UserErrors, fail
 from app.leads import assignment
 from app.leads.queries import LEAD_COLUMNS, visible_leads
@@ -42,15 +43,25 @@ def refuse_converted(row: Row, field: str = "id") -> None:
 
 
 async def _validated(
-    conn: AsyncConnection, fields: dict[str, Any], who: Scoped, *, creating: bool
-) -> dict[str, Any]:
+    conn: AsyncConnection,
+    fields: dict[str, Any],
+    who: Scoped,
+    *,
+    creating: bool,
+    custom_fields: list[tuple[str, Any]] | None = None,
+) -> tuple[dict[str, Any], custom.PreparedValues | None]:
+    """The columns and the custom field values (app/custom_fields), all checked before
+    anything is written; `custom_fields` None (not given, as by imports) skips the
+    required custom fields."""
     values = dict(fields)
     errors = normalise_lead(values, creating=creating)
     if values.get("owner_id") is not None:
         errors += await assignment.check_owner(conn, values["owner_id"], who)
+    prepared, custom_errors = await custom.prepare(conn, "lead", custom_fields, creating=creating)
+    errors += custom_errors
     if errors:
         raise UserErrors(errors)
-    return values
+    return values, prepared
 
 
 def _same_create(existing: Row, values: dict[str, Any], *, owner_given: bool) -> bool:
@@ -68,10 +79,14 @@ async def create_lead(
     who: Scoped,
     lead_id: uuid.UUID | None,
     fields: dict[str, Any],
+    custom_fields: list[tuple[str, Any]] | None = None,
 ) -> Row:
     """A new lead; without an owner, the assignment rules pick one (or none). A
-    repeated create with the same id and content returns the lead unchanged."""
-    values = await _validated(conn, fields, who, creating=True)
+    repeated create with the same id and content returns the lead unchanged (its
+    custom values are not written again)."""
+    values, prepared = await _validated(
+        conn, fields, who, creating=True, custom_fields=custom_fields
+    )
     owner_given = values.get("owner_id") is not None
     if lead_id is not None:
         existing = (await conn.execute(select(leads).where(leads.c.id == lead_id))).first()
@@ -84,9 +99,11 @@ async def create_lead(
     # Two concurrent repeats of one create may both get here; the loser's insert_once
     # compares with the winner's row and, if the rules gave them different owners,
     # answers CONFLICT (its transaction, cursor move included, rolls back).
-    row, _ = await insert_once(
+    row, created = await insert_once(
         conn, leads, actor=actor, entity="lead", row_id=lead_id, values=values
     )
+    if created:  # custom values, audited as lead.custom_fields in this transaction
+        await custom.write(conn, prepared, actor=actor, entity_id=row.id)
     return row
 
 
@@ -128,16 +145,22 @@ async def update_lead(
     lead_id: uuid.UUID,
     version: int | None,
     fields: dict[str, Any],
+    custom_fields: list[tuple[str, Any]] | None = None,
 ) -> Row:
     current = await _locked(conn, who, lead_id, version)
     values = dict(fields)
     if "owner_id" in values and values["owner_id"] == current.owner_id:
         del values["owner_id"]  # unchanged: no need for the owner to be visible or eligible
-    values = await _validated(conn, values, who, creating=False)
+    values, prepared = await _validated(
+        conn, values, who, creating=False, custom_fields=custom_fields
+    )
     if "status" in values:
         values.update(_status_values(current, values["status"]))
-    return await apply_change(
+    row = await apply_change(
         conn, leads, current, actor=actor, entity="lead", action="update", values=values
+    )
+    return await custom.write_on_update(
+        conn, prepared, actor=actor, table=leads, current=current, row=row
     )
 
 

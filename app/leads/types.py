@@ -8,21 +8,28 @@ import datetime as dt
 import enum
 import uuid
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.api.context import Info
+from app.api.pagination import Connection
 from app.api.permissions import requires
 from app.auth.principal import Scoped
-from app.customers.queries import customers_by_id
-from app.customers.types import Contact, Customer, build_contacts, build_customers
+from app.custom_fields.types import VALUES_DESCRIPTION, CustomFieldValue, attach_values
+from app.customers.types import Contact, Customer, attach_customers, build_contacts
 from app.leads import queries
 from app.pipeline.types import Opportunity, build_opportunities
 from app.teams.graphql import Team
 from app.teams.tables import teams
 from app.users.graphql import User
 from app.users.queries import users_by_id
+
+if TYPE_CHECKING:
+    from app.activities.graphql import ActivityFilter, ActivityOrder
+    from app.activities.types import Activity
 
 
 @strawberry.enum
@@ -96,6 +103,30 @@ class Lead:
         description="The opportunity it became, if one was created; null when outside "
         "your data scope.",
     )
+    custom_fields: list[CustomFieldValue] = strawberry.field(
+        default_factory=list, description=VALUES_DESCRIPTION
+    )
+
+    @strawberry.field(
+        extensions=requires("activities:read"),
+        description="Activities on this lead you can see: the `activities` list with "
+        "leadId set to it. FORBIDDEN without activities:read.",
+    )
+    async def activities(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: Annotated[ActivityFilter, strawberry.lazy("app.activities.graphql")] | None = None,
+        order_by: list[Annotated[ActivityOrder, strawberry.lazy("app.activities.graphql")]]
+        | None = None,
+    ) -> Connection[Annotated[Activity, strawberry.lazy("app.activities.types")]] | None:
+        # Lazy: activities depend on this capability, not the other way round.
+        from app.activities.graphql import linked_activities
+
+        return await linked_activities(
+            info, "lead_id", self.id, first=first, after=after, filter=filter, order_by=order_by
+        )
 
     @classmethod
     def from_row(cls, row: Row) -> Lead:
@@ -125,21 +156,17 @@ async def build_leads(
     def wants(path: str) -> bool:
         return f"{prefix}{path}" in selected
 
+    if wants("customFields"):
+        await attach_values(conn, "lead", nodes, [r.id for r in rows])
     if wants("owner"):
         people = await users_by_id(conn, [r.owner_id for r in rows])
         for node, row in zip(nodes, rows, strict=True):
             person = people.get(row.owner_id)
             node.owner = User.from_row(person) if person else None
-    if wants("convertedCustomer"):
-        found = await customers_by_id(
-            conn, who, [r.converted_customer_id for r in rows if r.converted_customer_id]
-        )
-        built = await build_customers(
-            conn, who, list(found.values()), selected, f"{prefix}convertedCustomer."
-        )
-        by_id = dict(zip(found, built, strict=True))
-        for node, row in zip(nodes, rows, strict=True):
-            node.converted_customer = by_id.get(row.converted_customer_id)
+    await attach_customers(
+        conn, who, nodes, rows, selected, prefix, field="convertedCustomer",
+        attribute="converted_customer", column="converted_customer_id",
+    )  # fmt: skip
     if wants("convertedContact"):
         found = await queries.contacts_by_id(conn, who, [r.converted_contact_id for r in rows])
         built = await build_contacts(

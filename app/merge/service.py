@@ -10,8 +10,8 @@ Order of work, all in one transaction (a failure at any step rolls back every st
    and no chain can become a cycle: a merged customer is never live again.
 3. Re-point every row that refers to the merged customer (`MOVED`: contacts,
    activities, tasks, appointments, opportunities, ownership history, leads'
-   converted_customer_id), deleted rows included, so nothing is left behind; rows
-   with a version get a new one. The survivor's primary contact stays primary; the
+   converted_customer_id, sales orders, quotes), deleted rows included, so nothing
+   is left behind; rows with a version get a new one. The survivor's primary contact stays primary; the
    merged customer's primary becomes an ordinary contact when the survivor has one.
 4. Soft-delete the merged customer with `merged_into_id` = the survivor (first, so
    the survivor can take its externalRef), then fill the survivor's empty fields

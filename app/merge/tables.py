@@ -16,8 +16,10 @@ foreign key to customers is left undecided).
 from sqlalchemy import CheckConstraint, Column, Computed, ForeignKey, Index, Text, Uuid, text
 
 from app.activities.tables import activities, appointments, tasks
+from app.billing.tables import credit_notes, invoices, payments, sales_returns, shipments
 from app.customers.tables import LIVE, contacts, customers
 from app.leads.tables import leads
+from app.orders.tables import quotes, sales_orders
 from app.pipeline.tables import opportunities
 from app.pool.tables import customer_ownership_changes
 
@@ -60,10 +62,34 @@ MOVED = {
     "opportunities": opportunities.c.customer_id,
     "ownership_changes": customer_ownership_changes.c.customer_id,
     "leads": leads.c.converted_customer_id,
+    # Orders and quotes follow the customer (their data scope is the customer's); an
+    # order's stock reservations are keyed by the order, so they stay as they are.
+    "sales_orders": sales_orders.c.customer_id,
+    "quotes": quotes.c.customer_id,
+    # Billing documents follow the customer too (what it owes and paid moves with it).
+    "shipments": shipments.c.customer_id,
+    "sales_returns": sales_returns.c.customer_id,
+    "invoices": invoices.c.customer_id,
+    "credit_notes": credit_notes.c.customer_id,
+    "payments": payments.c.customer_id,
 }
 # Foreign keys to customers.id a merge deliberately leaves alone ("table.column"):
 # - customers.merged_into_id: the link itself;
 # - customer_tier_changes.customer_id (app/tiers): the tiers the rules gave the merged
 #   customer, computed from its own data, stay its history; the survivor keeps its
-#   own tier history (and takes the merged customer's tier only if it had none).
-NOT_MOVED = frozenset({"customers.merged_into_id", "customer_tier_changes.customer_id"})
+#   own tier history (and takes the merged customer's tier only if it had none);
+# - warehouses.customer_id (app/stock): a consignment warehouse holds goods under the
+#   agreement with the customer it names; merging accounts does not move goods or
+#   settle them, so an admin re-points it with updateWarehouse when that is meant;
+# - price_lists.customer_id (app/catalog): a customer's own prices are an agreement;
+#   moved silently they could override the survivor's own list (the later one wins),
+#   so they stop applying and an admin re-points them with updatePriceList if meant;
+# - users.distributor_id (app/users): the distributor a partner user works for is an
+#   access grant (it shows them that customer's orders and consignment stock); moved,
+#   it would silently open the survivor's records to outside users, and the survivor
+#   need not be a distributor at all. The link stays on the merged customer (so the
+#   partner sees nothing new) until an admin re-points it with updateUser.
+NOT_MOVED = frozenset(
+    {"customers.merged_into_id", "customer_tier_changes.customer_id", "warehouses.customer_id",
+     "price_lists.customer_id", "users.distributor_id"}
+)  # fmt: skip

@@ -60,6 +60,13 @@ class MergeCounts:
     opportunities: int
     ownership_changes: int
     leads: int = strawberry.field(description="Leads converted to the merged customer.")
+    sales_orders: int
+    quotes: int = strawberry.field(description="Quotes, every revision.")
+    shipments: int = 0
+    sales_returns: int = 0
+    invoices: int = 0
+    credit_notes: int = 0
+    payments: int = 0
 
 
 @strawberry.type

@@ -1,14 +1,18 @@
-"""Pipeline and opportunity queries: `pipelines`, `opportunity`, `opportunities`."""
+"""Pipeline and opportunity queries: `pipelines`, `opportunity`, `opportunities`, and
+the resolver of `Customer.opportunities` (the same list, one customer's)."""
 
 from __future__ import annotations
 
 import enum
+import uuid
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from functools import partial
 
 import strawberry
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, Select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.api.batch import batched
 from app.api.context import Info
 from app.api.filters import (
     DateFilter,
@@ -20,9 +24,18 @@ from app.api.filters import (
     id_condition,
 )
 from app.api.nodes import visible_node
-from app.api.pagination import Connection, SortDirection, SortKey, page_of
+from app.api.pagination import Connection, SortDirection, SortKey, page_of, pages_of
 from app.api.permissions import requires
 from app.api.selection import selected_paths
+from app.auth.principal import Principal
+from app.custom_fields import service as custom
+from app.custom_fields.sorting import CustomFieldSort, ordered, sorts_by_custom_field
+from app.custom_fields.types import (
+    ORDER_CUSTOM_FIELD,
+    ORDER_FIELD,
+    CustomFieldFilter,
+    orders_of,
+)
 from app.errors import BadUserInput
 from app.pipeline import queries
 from app.pipeline.tables import AMOUNT_CENTS, opportunities
@@ -57,6 +70,9 @@ class OpportunityFilter:
         default=None, description="Amounts are compared as numbers: filter by currency too."
     )
     search: str | None = strawberry.field(default=None, description="Any part of the name.")
+    custom_fields: list[CustomFieldFilter] | None = strawberry.field(
+        default=None, description="Conditions on custom fields by key, all of which must hold."
+    )
     and_: list[OpportunityFilter] | None = strawberry.field(default=None, name="and")
     or_: list[OpportunityFilter] | None = strawberry.field(default=None, name="or")
 
@@ -71,9 +87,12 @@ class OpportunityOrderField(enum.Enum):
 
 @strawberry.input
 class OpportunityOrder:
-    field: OpportunityOrderField = strawberry.field(
-        description="Opportunities without an expected close date sort after those with one."
+    field: OpportunityOrderField | None = strawberry.field(
+        default=None,
+        description="Opportunities without an expected close date sort after those with "
+        f"one. {ORDER_FIELD}",
     )
+    custom_field: str | None = strawberry.field(default=None, description=ORDER_CUSTOM_FIELD)
     direction: SortDirection = SortDirection.ASC
 
 
@@ -115,7 +134,10 @@ def date_range(column, f: DateFilter | None) -> ColumnElement[bool] | None:
     )
 
 
-def opportunity_condition(f: OpportunityFilter, depth: int = 0) -> ColumnElement[bool]:
+def opportunity_condition(
+    f: OpportunityFilter, depth: int = 0, fields: dict[str, custom.Definition] | None = None
+) -> ColumnElement[bool]:
+    """`fields`: the opportunity's live custom fields, needed when the filter uses them."""
     c = opportunities.c
     nested = depth + 1 < MAX_FILTER_DEPTH
     return all_of(
@@ -129,10 +151,11 @@ def opportunity_condition(f: OpportunityFilter, depth: int = 0) -> ColumnElement
             date_range(c.expected_close_date, f.expected_close_date),
             amount_condition(f.amount),
             queries.opportunity_search(f.search) if f.search else None,
-            all_of(opportunity_condition(g, depth + 1) for g in f.and_)
+            custom.fields_condition(c.id, f.custom_fields, fields or {}),
+            all_of(opportunity_condition(g, depth + 1, fields) for g in f.and_)
             if f.and_ and nested
             else None,
-            any_of([opportunity_condition(g, depth + 1) for g in f.or_])
+            any_of([opportunity_condition(g, depth + 1, fields) for g in f.or_])
             if f.or_ and nested
             else None,
         ]
@@ -165,15 +188,60 @@ class PipelineQueries:
         order_by: list[OpportunityOrder] | None = None,
     ) -> Connection[Opportunity]:
         principal = info.context.principal
-        query = queries.visible_opportunities_query(
-            principal, opportunity_condition(filter or OpportunityFilter())
-        )
-        order = order_by or [OpportunityOrder(field=OpportunityOrderField.CREATED_AT)]
-        keys = [SortKey(SORT_COLUMNS[o.field], o.direction is SortDirection.DESC) for o in order]
-        keys.append(SortKey(opportunities.c.id, keys[-1].descending))
         selected = selected_paths(info)
         async with info.context.db.read() as conn:
+            query, keys = await opportunity_listing(conn, principal, filter, order_by)
             return await page_of(
                 conn, query, keys, selected, partial(build_opportunities, conn, principal),
                 first=first, after=after, last=last, before=before,
             )  # fmt: skip
+
+
+async def opportunity_listing(
+    conn: AsyncConnection,
+    principal: Principal,
+    filter: OpportunityFilter | None,
+    order_by: list[OpportunityOrder] | None,
+) -> tuple[Select | CustomFieldSort, list[SortKey]]:
+    """The `opportunities` list: the opportunities the principal may see that match the
+    filter, and the sort keys of the order (ending in the id); sorted by a custom
+    field, the query is a CustomFieldSort. `opportunities` and `Customer.opportunities`
+    share it."""
+    f = filter or OpportunityFilter()
+    order = orders_of(
+        order_by or [OpportunityOrder(field=OpportunityOrderField.CREATED_AT)],
+        SORT_COLUMNS.__getitem__,
+    )
+    fields = None
+    if custom.uses_fields(f, max_depth=MAX_FILTER_DEPTH) or sorts_by_custom_field(order):
+        fields = await custom.definitions(conn, "opportunity")
+    query = queries.visible_opportunities_query(principal, opportunity_condition(f, fields=fields))
+    return ordered(query, opportunities.c.id, order, fields)
+
+
+async def customer_opportunities(
+    info: Info,
+    customer_id: strawberry.ID,
+    *,
+    first: int | None,
+    after: str | None,
+    filter: OpportunityFilter | None,
+    order_by: list[OpportunityOrder] | None,
+) -> Connection[Opportunity]:
+    """`Customer.opportunities`: the `opportunities` list of one customer, the pages of
+    every customer of a page of customers in one statement (app/api/batch.py)."""
+    principal = info.context.principal
+    selected = selected_paths(info)
+    arguments = {"first": first, "after": after, "filter": filter, "order_by": order_by}
+
+    async def load(customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, Connection[Opportunity]]:
+        async with info.context.db.read() as conn:
+            query, keys = await opportunity_listing(conn, principal, filter, order_by)
+            if isinstance(query, CustomFieldSort):
+                raise BadUserInput("orderBy: sorting by a customField is for opportunities")
+            return await pages_of(
+                conn, query, keys, opportunities.c.customer_id, customer_ids, selected,
+                partial(build_opportunities, conn, principal), first=first, after=after,
+            )  # fmt: skip
+
+    return await batched(info, uuid.UUID(str(customer_id)), arguments, load)

@@ -10,11 +10,17 @@ from typing import Any
 import strawberry
 
 from app.api.errors import UserErrorType
+from app.custom_fields.types import CustomFieldInput
 from app.pipeline.types import Opportunity, Pipeline, StageKind
 
 UNSET: Any = strawberry.UNSET
 CLIENT_ID = "Optional client-generated id; repeating a create is a no-op."
 VERSION = "The version you loaded; stale ones conflict."
+CUSTOM_FIELDS = (
+    "Values of custom fields by key (customFieldDefinitions(entity: OPPORTUNITY)); fields "
+    "not listed keep their value, null clears one. Errors name the field as "
+    "customFields.<key>."
+)
 
 
 @strawberry.input
@@ -108,6 +114,9 @@ class CreateOpportunityInput:
         default=None, description="An open stage; default: the pipeline's first."
     )
     competitors: list[str] | None = UNSET
+    custom_fields: list[CustomFieldInput] | None = strawberry.field(
+        default=UNSET, description=CUSTOM_FIELDS
+    )
 
 
 @strawberry.input
@@ -120,6 +129,9 @@ class UpdateOpportunityInput:
     expected_close_date: dt.date | None = UNSET
     owner_id: strawberry.ID | None = UNSET
     competitors: list[str] | None = UNSET
+    custom_fields: list[CustomFieldInput] | None = strawberry.field(
+        default=UNSET, description=CUSTOM_FIELDS
+    )
 
 
 @strawberry.input

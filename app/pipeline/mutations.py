@@ -12,6 +12,7 @@ from app.api.errors import run_mutation
 from app.api.ids import optional_uuid, provided, require_uuid
 from app.api.permissions import requires
 from app.api.selection import selected_paths
+from app.custom_fields.types import input_items
 from app.pipeline import pipelines, service
 from app.pipeline.inputs import (
     CloseOpportunityInput,
@@ -126,6 +127,7 @@ class PipelineMutations:
                 pipeline_id=optional_uuid(input.pipeline_id, "pipelineId", "pipeline"),
                 stage_id=optional_uuid(input.stage_id, "stageId", "stage"),
                 fields=provided(input, OPPORTUNITY_FIELDS),
+                custom_fields=input_items(input.custom_fields) or [],
             )  # fmt: skip
 
         return await _opportunity_mutation(info, CreateOpportunityPayload, change)
@@ -139,6 +141,7 @@ class PipelineMutations:
                 conn, actor=actor, who=who,
                 opportunity_id=require_uuid(input.id, "id", "opportunity"),
                 version=input.version, fields=provided(input, OPPORTUNITY_FIELDS),
+                custom_fields=input_items(input.custom_fields),
             )  # fmt: skip
 
         return await _opportunity_mutation(info, UpdateOpportunityPayload, change)

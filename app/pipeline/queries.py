@@ -44,10 +44,12 @@ OPPORTUNITY_COLUMNS = [
 NO_SCOPE = "assigned"  # the data scope that sees no opportunities
 
 
-def visible_opportunities(who: Scoped) -> ColumnElement[bool]:
+def visible_opportunities(who: Scoped, owner: ColumnElement | None = None) -> ColumnElement[bool]:
+    """`owner`: where the opportunity's owner is, when not opportunities.owner_id (the
+    summary's daily counts carry it)."""
     if who.data_scope == NO_SCOPE:
         return false()
-    return people_visible(who, opportunities.c.owner_id)
+    return people_visible(who, opportunities.c.owner_id if owner is None else owner)
 
 
 def live(table) -> ColumnElement[bool]:

@@ -4,14 +4,13 @@ app/pipeline/analytics.py, with the caller's data scope applied to every one."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from decimal import Decimal
 from typing import Annotated
 
 import strawberry
 
 from app.api.context import Info
-from app.api.ids import parse_uuid
+from app.api.filters import filter_id
 from app.api.permissions import requires
 from app.api.selection import selected_paths
 from app.errors import BadUserInput
@@ -107,15 +106,6 @@ class Forecast:
     by_team: list[TeamForecast] = strawberry.field(description="By the owner's own team.")
 
 
-def _uuid(value: object, field: str) -> uuid.UUID | None:
-    if value is None:
-        return None
-    parsed = parse_uuid(value)
-    if parsed is None:
-        raise BadUserInput(f"{field}: {value!r} is not a valid id")
-    return parsed
-
-
 def _month(row: analytics.ForecastRow) -> dict:
     return {"month": row.month, "currency": row.currency, "count": row.count,
             "amount": row.amount, "weighted": row.weighted}  # fmt: skip
@@ -133,7 +123,10 @@ class PipelineReportQueries:
         self, info: Info, filter: PipelineSummaryFilter | None = None
     ) -> PipelineSummary | None:
         f = filter or PipelineSummaryFilter()
-        pipeline_id, owner_id = _uuid(f.pipeline_id, "pipelineId"), _uuid(f.owner_id, "ownerId")
+        pipeline_id, owner_id = (
+            filter_id(f.pipeline_id, "pipelineId"),
+            filter_id(f.owner_id, "ownerId"),
+        )
         if f.from_ and f.to and f.from_ > f.to:
             raise BadUserInput("from must not be after to")
         principal = info.context.principal

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.audit.service import Actor
 from app.auth.principal import Scoped
 from app.auth.scope import people_visible
+from app.custom_fields import service as custom
 from app.customers.queries import lock_referenced_customer
 from app.errors import UserError, UserErrors, fail
 from app.pipeline.queries import visible_opportunities
@@ -83,7 +84,7 @@ async def _pipeline(conn: AsyncConnection, pipeline_id: uuid.UUID | None) -> Row
     """A live pipeline (the default one without an id), locked FOR KEY SHARE."""
     condition = pipelines.c.is_default if pipeline_id is None else pipelines.c.id == pipeline_id
     query = select(pipelines).where(condition, pipelines.c.deleted_at.is_(None))
-    return (await conn.execute(query.with_for_update(key_share=True))).first()
+    return (await conn.execute(query.with_for_update(read=True, key_share=True))).first()
 
 
 async def _starting_stage(
@@ -133,7 +134,10 @@ async def create_opportunity(
     pipeline_id: uuid.UUID | None,
     stage_id: uuid.UUID | None,
     fields: dict[str, Any],
+    custom_fields: list[tuple[str, Any]] | None = None,
 ) -> Row:
+    """`custom_fields` None (not given, as by lead conversion) skips the required
+    custom fields; the API always passes a list."""
     values = dict(fields)
     errors = normalise_opportunity(values, creating=True)
     if values.get("owner_id") is None:
@@ -142,6 +146,10 @@ async def create_opportunity(
     errors += await _check_owner(conn, values["owner_id"], who)
     stage, stage_errors = await _starting_stage(conn, pipeline_id, stage_id)
     errors += stage_errors
+    prepared, custom_errors = await custom.prepare(
+        conn, "opportunity", custom_fields, creating=True
+    )
+    errors += custom_errors
     if errors:
         raise UserErrors(errors)
     values.update(
@@ -153,6 +161,7 @@ async def create_opportunity(
     )  # fmt: skip
     if created:
         await _history(conn, actor, row, None, row.created_at)
+        await custom.write(conn, prepared, actor=actor, entity_id=row.id)
     return row
 
 
@@ -173,6 +182,7 @@ async def update_opportunity(
     opportunity_id: uuid.UUID,
     version: int | None,
     fields: dict[str, Any],
+    custom_fields: list[tuple[str, Any]] | None = None,
 ) -> Row:
     current = await _locked(conn, who, opportunity_id, version)
     values = dict(fields)
@@ -182,12 +192,19 @@ async def update_opportunity(
             errors.append(UserError("ownerId", "REQUIRED", "an opportunity always has an owner"))
         elif values["owner_id"] != current.owner_id:
             errors += await _check_owner(conn, values["owner_id"], who)
+    prepared, custom_errors = await custom.prepare(
+        conn, "opportunity", custom_fields, creating=False
+    )
+    errors += custom_errors
     if errors:
         raise UserErrors(errors)
-    return await apply_change(
+    row = await apply_change(
         conn, opportunities, current, actor=actor, entity="opportunity", action="update",
         values=values,
     )  # fmt: skip
+    return await custom.write_on_update(
+        conn, prepared, actor=actor, table=opportunities, current=current, row=row
+    )
 
 
 async def _change_stage(

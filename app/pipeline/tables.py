@@ -4,7 +4,8 @@ A pipeline is tenant configuration: ordered stages, each with a win probability 
 kind (open, won, lost); every pipeline has exactly one won and one lost stage (the
 service enforces it). An opportunity sits in one stage of one pipeline; its status is
 the stage's kind. Every stage an opportunity enters is a row of
-`opportunity_stage_history`, which conversion rates and days in stage come from.
+`opportunity_stage_history`, which conversion rates and days in stage come from
+(through the stays derived from it, at the end of this module).
 """
 
 from sqlalchemy import (
@@ -17,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     ForeignKeyConstraint,
+    Identity,
     Index,
     Integer,
     Numeric,
@@ -135,6 +137,23 @@ CLOSE_DATE_KEY = func.coalesce(
 )
 Index("ix_opportunities_amount", AMOUNT_CENTS, opportunities.c.id, postgresql_where=LIVE)
 Index("ix_opportunities_close_date_sort", CLOSE_DATE_KEY, opportunities.c.id, postgresql_where=LIVE)
+# pipelineSummary's open amounts and won/lost counts, read from the index alone.
+Index(
+    "ix_opportunities_open_amounts",
+    opportunities.c.pipeline_id,
+    opportunities.c.stage_id,
+    opportunities.c.currency,
+    opportunities.c.owner_id,
+    postgresql_include=["amount"],
+    postgresql_where=text("status = 'open' AND deleted_at IS NULL"),
+)
+Index(
+    "ix_opportunities_pipeline_closed_at",
+    opportunities.c.pipeline_id,
+    opportunities.c.closed_at,
+    postgresql_include=["status", "owner_id"],
+    postgresql_where=text("closed_at IS NOT NULL AND deleted_at IS NULL"),
+)
 
 opportunity_stage_history = Table(
     "opportunity_stage_history",
@@ -147,4 +166,74 @@ opportunity_stage_history = Table(
     Column("changed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_opportunity_stage_history_opportunity_id", "opportunity_id", "changed_at"),
     Index("ix_opportunity_stage_history_to_stage_id", "to_stage_id", "changed_at"),
+)
+
+# Derived from the stage history, never written by the app: triggers of migration 0012
+# keep them equal to the history as committed (and to each opportunity's owner and
+# soft delete), in the transaction that writes it. app/pipeline/analytics.py reads
+# them for pipelineSummary.
+
+# Each distinct set of stage ids (sorted) that some stay "reached": a few per pipeline.
+stage_sets = Table(
+    "stage_sets",
+    tenant_metadata,
+    Column("id", Integer, Identity(), primary_key=True),
+    Column("stage_ids", ARRAY(Uuid), nullable=False),
+    UniqueConstraint("stage_ids", name="uq_stage_sets_stage_ids"),
+)
+
+# One stay per history row: entered with that row, left with the opportunity's next
+# row (by changed_at, then id; null while it is there); `prior_entry_at` the last time
+# before that it entered the same stage; `reached_set` the stages entered from this
+# row on (itself and rows at the same instant included).
+opportunity_stage_stays = Table(
+    "opportunity_stage_stays",
+    tenant_metadata,
+    Column("id", Uuid, primary_key=True),  # the history row's id
+    Column("opportunity_id", Uuid, nullable=False),
+    Column("stage_id", Uuid, nullable=False),
+    Column("entered_at", DateTime(timezone=True), nullable=False),
+    Column("left_at", DateTime(timezone=True)),
+    Column("next_stage_id", Uuid),
+    Column("prior_entry_at", DateTime(timezone=True)),
+    Column("reached_set", Integer, nullable=False),
+    Index("ix_opportunity_stage_stays_opportunity_id", "opportunity_id", "entered_at"),
+    Index("ix_opportunity_stage_stays_entered_at", "stage_id", "entered_at"),
+    Index(
+        "ix_opportunity_stage_stays_left_at",
+        "stage_id",
+        "left_at",
+        postgresql_where=text("left_at IS NOT NULL"),
+    ),
+    Index(
+        "ix_opportunity_stage_stays_reentered_at",
+        "stage_id",
+        "entered_at",
+        postgresql_where=text("prior_entry_at IS NOT NULL"),
+    ),
+)
+
+# Live opportunities' first entries into a stage (prior_entry_at null), per owner, UTC
+# day of entering and reached set. Counts are moved by +/- deltas: one that went back
+# to 0 may stay as a row, counting for nothing.
+stage_entry_days = Table(
+    "stage_entry_days",
+    tenant_metadata,
+    Column("stage_id", Uuid, primary_key=True),
+    Column("owner_id", Uuid, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("reached_set", Integer, primary_key=True),
+    Column("entered", Integer, nullable=False),
+)
+
+# Live opportunities' stays that ended, per stage, owner and UTC day of leaving, with
+# their total length in seconds (exact: sums of extract(epoch ...)).
+stage_exit_days = Table(
+    "stage_exit_days",
+    tenant_metadata,
+    Column("stage_id", Uuid, primary_key=True),
+    Column("owner_id", Uuid, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("stays", Integer, nullable=False),
+    Column("seconds", Numeric, nullable=False),
 )

@@ -9,18 +9,25 @@ import enum
 import uuid
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.api.context import Info
+from app.api.pagination import Connection
 from app.api.permissions import requires
 from app.auth.principal import Scoped
-from app.customers.queries import customers_by_id
-from app.customers.types import Customer, build_customers
+from app.custom_fields.types import VALUES_DESCRIPTION, CustomFieldValue, attach_values
+from app.customers.types import Customer, attach_customers
 from app.pipeline import queries
 from app.users.graphql import User
 from app.users.queries import users_by_id
+
+if TYPE_CHECKING:
+    from app.activities.graphql import ActivityFilter, ActivityOrder
+    from app.activities.types import Activity
 
 
 @strawberry.enum
@@ -134,6 +141,31 @@ class Opportunity:
     stage_history: list[StageChange] = strawberry.field(
         default_factory=list, description="Every stage it entered, oldest first."
     )
+    custom_fields: list[CustomFieldValue] = strawberry.field(
+        default_factory=list, description=VALUES_DESCRIPTION
+    )
+
+    @strawberry.field(
+        extensions=requires("activities:read"),
+        description="Activities on this opportunity you can see: the `activities` list with "
+        "opportunityId set to it. FORBIDDEN without activities:read.",
+    )
+    async def activities(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: Annotated[ActivityFilter, strawberry.lazy("app.activities.graphql")] | None = None,
+        order_by: list[Annotated[ActivityOrder, strawberry.lazy("app.activities.graphql")]]
+        | None = None,
+    ) -> Connection[Annotated[Activity, strawberry.lazy("app.activities.types")]] | None:
+        # Lazy: activities depend on this capability, not the other way round.
+        from app.activities.graphql import linked_activities
+
+        return await linked_activities(
+            info, "opportunity_id", self.id, first=first, after=after, filter=filter,
+            order_by=order_by,
+        )  # fmt: skip
 
     @classmethod
     def from_row(cls, row: Row) -> Opportunity:
@@ -162,6 +194,8 @@ async def build_opportunities(
     def wants(path: str) -> bool:
         return f"{prefix}{path}" in selected
 
+    if wants("customFields"):
+        await attach_values(conn, "opportunity", nodes, [r.id for r in rows])
     history = {}
     if wants("stageHistory"):
         history = await queries.history_by_opportunity(conn, [r.id for r in rows])
@@ -195,12 +229,5 @@ async def build_opportunities(
         by_id = dict(zip(found, built, strict=True))
         for node, row in zip(nodes, rows, strict=True):
             node.pipeline = by_id.get(row.pipeline_id)
-    if wants("customer"):
-        found = await customers_by_id(conn, who, [r.customer_id for r in rows])
-        built = await build_customers(
-            conn, who, list(found.values()), selected, f"{prefix}customer."
-        )
-        by_id = dict(zip(found, built, strict=True))
-        for node, row in zip(nodes, rows, strict=True):
-            node.customer = by_id.get(row.customer_id)
+    await attach_customers(conn, who, nodes, rows, selected, prefix)
     return nodes

@@ -1,6 +1,6 @@
 """Returning neglected customers to the pool (客户自动回收到公海).
 
-A tenant with `reclaim_after_days` set gets back, every hour (workers/tasks.py), each
+A tenant with `reclaim_after_days` set gets back, every hour (workers/scheduled.py), each
 live customer whose owner has let it sit that long: its last follow-up is the newest
 of
 
@@ -19,21 +19,15 @@ second run finds nothing more to do.
 
 from __future__ import annotations
 
-import logging
-
 from sqlalchemy import Row, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.activities.tables import activities
 from app.audit.service import SYSTEM
 from app.customers.tables import customers
-from app.db import tenant_transaction
 from app.pool.config import get_settings
 from app.pool.history import OwnerChange, record_changes
 from app.pool.tables import customer_ownership_changes
-from tenants import catalog
-
-logger = logging.getLogger("kehu.pool")
 
 
 def stale_customers(days: int):
@@ -85,26 +79,6 @@ async def reclaim_stale(conn: AsyncConnection) -> list[Row]:
     return returned
 
 
-async def reclaim_all_tenants(engine: AsyncEngine) -> int:
-    """Every active tenant, each in its own transaction; one tenant's failure does not
-    hold back the others (the next run retries it). How many customers went back."""
-    async with engine.connect() as conn:
-        tenants = (
-            await conn.execute(
-                select(catalog.tenants.c.slug, catalog.tenants.c.schema_name)
-                .where(catalog.tenants.c.status == "active")
-                .order_by(catalog.tenants.c.created_at)
-            )
-        ).all()
-    total = 0
-    for slug, schema in tenants:
-        try:
-            async with tenant_transaction(engine, schema) as conn:
-                returned = await reclaim_stale(conn)
-        except Exception:
-            logger.exception("reclaiming idle customers of tenant %s failed", slug)
-            continue
-        if returned:
-            logger.info("tenant %s: %d idle customers back in the pool", slug, len(returned))
-        total += len(returned)
-    return total
+async def reclaim_tenant(conn: AsyncConnection) -> int:
+    """The scheduled rule for one tenant (workers/scheduled.py): how many went back."""
+    return len(await reclaim_stale(conn))

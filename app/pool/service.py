@@ -33,8 +33,8 @@ from app.auth.scope import owner_visible, people_visible
 from app.customers.queries import CUSTOMER_COLUMNS, visible_customers
 from app.customers.tables import customers
 from app.errors import UserError, UserErrors, fail
-from app.pool.config import get_settings
 from app.pool.history import OwnerChange, record_changes
+from app.pool.limit import enforce_claim_limit, serialise_claims
 from app.users.tables import users
 from app.validation import check_length, clean
 
@@ -115,12 +115,6 @@ def _not_found(missing: Sequence[str]) -> UserError:
     return UserError("ids", "NOT_FOUND", f"no such customer: {', '.join(missing)}")
 
 
-async def _lock_user(conn: AsyncConnection, user_id: uuid.UUID) -> None:
-    await conn.execute(
-        select(users.c.id).where(users.c.id == user_id).with_for_update(key_share=True)
-    )
-
-
 async def claim_customers(
     conn: AsyncConnection, *, actor: Actor, who: Scoped, ids: Sequence[object]
 ) -> list[ClaimOutcome]:
@@ -131,7 +125,7 @@ async def claim_customers(
     wanted = _requested(ids)
     valid = [u for u in wanted.values() if u is not None]
     me = who.user_id
-    await _lock_user(conn, me)
+    await serialise_claims(conn, me)
     pick = customers.alias("pick")
     p, c = pick.c, customers.c
     in_pool = (
@@ -155,20 +149,7 @@ async def claim_customers(
         )
     }
     if claimed:
-        limit = (await get_settings(conn)).claim_limit
-        if limit is not None:
-            owned = await conn.scalar(
-                select(func.count())
-                .select_from(customers)
-                .where(c.owner_id == me, c.deleted_at.is_(None))
-            )
-            if owned > limit:
-                raise fail(
-                    "ids",
-                    "LIMIT",
-                    f"you may own at most {limit} customers; with these {len(claimed)} you "
-                    f"would own {owned}. Nothing was claimed",
-                )
+        await enforce_claim_limit(conn, me, gained=len(claimed), field="ids")
         await record_changes(
             conn, actor=actor, kind="claim",
             changes=[OwnerChange(i, None, me) for i in claimed],

@@ -45,10 +45,16 @@ class TargetScope(enum.Enum):
     USER = "user"
 
 
-@strawberry.enum
+@strawberry.enum(description="What a target measures (考核口径).")
 class TargetMetric(enum.Enum):
     WON_AMOUNT = strawberry.enum_value(
         "won_amount", description="Amount of opportunities won (closed) in the month."
+    )
+    ORDER_VALUE = strawberry.enum_value(
+        "order_value",
+        description="Value of the sales orders booked in the month (订单额): confirmed or "
+        "closed orders (not drafts, not cancelled) by order date, gross of tax (价税合计), "
+        "credited to the current owner of each order's customer.",
     )
 
 
@@ -124,6 +130,7 @@ class SalesTargetFilter:
     scope: TargetScope | None = None
     team_id: strawberry.ID | None = None
     user_id: strawberry.ID | None = None
+    metric: TargetMetric | None = None
     currency: str | None = None
 
 
@@ -154,12 +161,12 @@ class SetSalesTargetsPayload:
     user_errors: list[UserErrorType] = strawberry.field(default_factory=list)
 
 
-@strawberry.type(description="One monthly target and how much of it was won.")
+@strawberry.type(description="One monthly target and how much of it was achieved.")
 class TargetAttainment:
     target: SalesTarget
     achieved: Decimal = strawberry.field(
-        description="Won in the month by the subject (a team: its whole subtree), in the "
-        "target's currency."
+        description="The target's metric in the month for the subject (a team: its whole "
+        "subtree), in the target's currency: won, or booked in orders."
     )
     ratio: float | None = strawberry.field(description="achieved / amount; null for a zero target.")
 
@@ -169,10 +176,11 @@ class SubjectAttainment:
     scope: TargetScope
     team_id: strawberry.ID | None
     user_id: strawberry.ID | None
+    metric: TargetMetric
     currency: str
     months: int = strawberry.field(description="How many monthly targets are summed.")
     target_amount: Decimal
-    achieved: Decimal = strawberry.field(description="Won in those months.")
+    achieved: Decimal = strawberry.field(description="Achieved in those months.")
     ratio: float | None
     team: Team | None = None
     user: User | None = None
@@ -183,15 +191,26 @@ class TargetAttainmentReport:
     targets: list[TargetAttainment] = strawberry.field(
         description="By scope (company, team, user), subject and month."
     )
-    totals: list[SubjectAttainment]
+    totals: list[SubjectAttainment] = strawberry.field(
+        description="Per subject and metric, its months summed."
+    )
 
 
 @strawberry.type(description="A rep's place in the ranking.")
 class RankedRep:
     rank: int = strawberry.field(description="1 for the most; equal amounts share a rank.")
     user_id: strawberry.ID
-    won_amount: Decimal
-    won_count: int
+    metric: TargetMetric = strawberry.field(description="What is ranked.")
+    amount: Decimal = strawberry.field(
+        description="Won (WON_AMOUNT) or booked in orders (ORDER_VALUE) in the period."
+    )
+    count: int = strawberry.field(description="How many opportunities won, or orders booked.")
+    won_amount: Decimal = strawberry.field(
+        deprecation_reason="Use amount: the same number, whatever the metric."
+    )
+    won_count: int = strawberry.field(
+        deprecation_reason="Use count: the same number, whatever the metric."
+    )
     currency: str
     user: User | None = None
 
@@ -244,6 +263,7 @@ class TargetQueries:
                 t.scope == f.scope.value if f.scope else None,
                 t.team_id == _id(f.team_id, "teamId") if f.team_id is not None else None,
                 t.user_id == _id(f.user_id, "userId") if f.user_id is not None else None,
+                t.metric == f.metric.value if f.metric else None,
                 t.currency == _currency(f.currency) if f.currency is not None else None,
             ]),
         )  # fmt: skip
@@ -258,8 +278,9 @@ class TargetQueries:
     @strawberry.field(
         extensions=requires(READ),
         description="For each target you may see of the months from `from` to `to` in the "
-        "currency: the amount won against it (always the subject's whole result), and per "
-        "subject the months summed.",
+        "currency (of `metric`; null: of every metric): what was achieved against it by its "
+        "metric (always the subject's whole result), and per subject and metric the months "
+        "summed.",
     )
     async def target_attainment(
         self,
@@ -267,6 +288,7 @@ class TargetQueries:
         from_: Annotated[dt.date, strawberry.argument(name="from")],
         to: dt.date,
         currency: str = "CNY",
+        metric: TargetMetric | None = None,
     ) -> TargetAttainmentReport:
         _range(from_, to)
         code = _currency(currency)
@@ -275,7 +297,7 @@ class TargetQueries:
         async with info.context.db.read() as conn:
             results, totals = await attainment.attainment(
                 conn, principal, start=from_, end=to, currency=code,
-                zone=principal.tenant.time_zone,
+                zone=principal.tenant.time_zone, metric=metric.value if metric else None,
             )  # fmt: skip
             nodes = await build_targets(
                 conn, [r.target for r in results], selected, "targets.target."
@@ -294,6 +316,7 @@ class TargetQueries:
                     scope=TargetScope(s.scope),
                     team_id=strawberry.ID(str(s.team_id)) if s.team_id else None,
                     user_id=strawberry.ID(str(s.user_id)) if s.user_id else None,
+                    metric=TargetMetric(s.metric),
                     currency=s.currency,
                     months=s.months,
                     target_amount=s.target,
@@ -308,9 +331,10 @@ class TargetQueries:
 
     @strawberry.field(
         extensions=requires(READ),
-        description="Reps by amount won from `from` to `to` (days in the tenant's calendar, "
-        "inclusive) in the currency, among the opportunities you may see; only reps who "
-        "won something.",
+        description="Reps by `metric` from `from` to `to` (days in the tenant's calendar, "
+        "inclusive) in the currency: amount won among the opportunities you may see, or "
+        "order value among the orders you may see (by their customers' owners); only reps "
+        "with something to rank.",
     )
     async def sales_ranking(
         self,
@@ -319,6 +343,7 @@ class TargetQueries:
         to: dt.date,
         currency: str = "CNY",
         first: int = 10,
+        metric: TargetMetric = TargetMetric.WON_AMOUNT,
     ) -> list[RankedRep]:
         _range(from_, to)
         code = _currency(currency)
@@ -328,15 +353,16 @@ class TargetQueries:
         async with info.context.db.read() as conn:
             ranked = await attainment.ranking(
                 conn, principal, start=from_, end=to, currency=code,
-                zone=principal.tenant.time_zone, first=first,
+                zone=principal.tenant.time_zone, first=first, metric=metric.value,
             )  # fmt: skip
             people = {}
             if "user" in selected_paths(info):
                 people = await users_by_id(conn, [r.owner_id for r in ranked])
         return [
             RankedRep(
-                rank=r.rank, user_id=strawberry.ID(str(r.owner_id)), won_amount=r.amount,
-                won_count=r.count, currency=code,
+                rank=r.rank, user_id=strawberry.ID(str(r.owner_id)), metric=metric,
+                amount=r.amount, count=r.count, won_amount=r.amount, won_count=r.count,
+                currency=code,
                 user=User.from_row(people[r.owner_id]) if r.owner_id in people else None,
             )
             for r in ranked

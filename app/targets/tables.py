@@ -1,6 +1,11 @@
-"""Sales targets (销售目标 / 指标分配): an amount to win per calendar month, for the
-company, a team (its whole subtree) or a user. Quarters and years are ranges of
-months: their target is the sum of the months'."""
+"""Sales targets (销售目标 / 指标分配): an amount per calendar month, for the company,
+a team (its whole subtree) or a user, of one metric (the measure, 考核口径):
+- `won_amount`: the amount of opportunities won in the month (the default);
+- `order_value`: the value of sales orders booked in the month (confirmed or closed,
+  by order date, gross of tax; app/targets/attainment.py says exactly what counts).
+A subject may have one target per metric (and currency) for the same month: the
+metric is part of the unique key. Quarters and years are ranges of months: their
+target is the sum of the months'."""
 
 from sqlalchemy import (
     CheckConstraint,
@@ -16,10 +21,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import CHAR
 
-from app.db import record_columns, tenant_metadata
+from app.db import one_of, record_columns, tenant_metadata
 
 SCOPES = ("company", "team", "user")
-METRICS = ("won_amount",)
+METRICS = ("won_amount", "order_value")
 
 sales_targets = Table(
     "sales_targets",
@@ -43,7 +48,7 @@ sales_targets = Table(
         " OR (scope = 'user' AND user_id IS NOT NULL AND team_id IS NULL)",
         name="subject",
     ),
-    CheckConstraint("metric in ('won_amount')", name="metric"),
+    CheckConstraint(one_of("metric", METRICS), name="metric"),
     CheckConstraint("amount >= 0", name="amount"),
     CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency"),
     # One target per month, subject, metric and currency (the company's subject is

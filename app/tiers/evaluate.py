@@ -1,4 +1,4 @@
-"""Evaluating the tier rules of one tenant in SQL, and the daily run over all tenants.
+"""Evaluating the tier rules of one tenant in SQL (on demand, and daily per tenant).
 
 Per tenant, in one transaction and a fixed number of statements whatever the number
 of customers: the live enabled rules are read (locked, so evaluations and rule
@@ -27,7 +27,6 @@ twice changes nothing the second time.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from dataclasses import dataclass
 
@@ -46,18 +45,14 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.audit.service import SYSTEM, Actor
 from app.audit.tables import audit_log
 from app.customers.tables import customers
-from app.db import tenant_transaction
 from app.pipeline.tables import opportunities
 from app.tiers.conditions import Conditions
 from app.tiers.tables import customer_tier_changes, tier_rules
-from tenants import catalog
-
-logger = logging.getLogger("kehu.tiers")
 
 AUDIT_ACTION = "customer.tier_change"
 
@@ -246,27 +241,6 @@ async def evaluate_tiers(conn: AsyncConnection, *, actor: Actor = SYSTEM) -> Out
     return Outcome(row.evaluated, row.changed)
 
 
-async def evaluate_all_tenants(engine: AsyncEngine) -> Outcome:
-    """Every active tenant, each in its own transaction; one tenant's failure does not
-    hold back the others (the next run retries it)."""
-    async with engine.connect() as conn:
-        tenants = (
-            await conn.execute(
-                select(catalog.tenants.c.slug, catalog.tenants.c.schema_name)
-                .where(catalog.tenants.c.status == "active")
-                .order_by(catalog.tenants.c.created_at)
-            )
-        ).all()
-    evaluated = changed = 0
-    for slug, schema in tenants:
-        try:
-            async with tenant_transaction(engine, schema) as conn:
-                outcome = await evaluate_tiers(conn)
-        except Exception:
-            logger.exception("evaluating the tier rules of tenant %s failed", slug)
-            continue
-        if outcome.changed:
-            logger.info("tenant %s: %d customers changed tier", slug, outcome.changed)
-        evaluated += outcome.evaluated
-        changed += outcome.changed
-    return Outcome(evaluated, changed)
+async def evaluate_tenant(conn: AsyncConnection) -> int:
+    """The daily rule for one tenant (workers/scheduled.py): how many changed tier."""
+    return (await evaluate_tiers(conn)).changed

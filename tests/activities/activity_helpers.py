@@ -51,6 +51,10 @@ CREATE_CUSTOMER = """mutation($input: CreateCustomerInput!) {
   createCustomer(input: $input) { customer { id version } userErrors { field code } } }"""
 CREATE_CONTACT = """mutation($input: CreateContactInput!) {
   createContact(input: $input) { contact { id } userErrors { field code } } }"""
+CREATE_OPPORTUNITY = """mutation($input: CreateOpportunityInput!) {
+  createOpportunity(input: $input) { opportunity { id customerId } userErrors { field code } } }"""
+CREATE_LEAD = """mutation($input: CreateLeadInput!) {
+  createLead(input: $input) { lead { id ownerId } userErrors { field code } } }"""
 
 
 def iso(value: dt.datetime) -> str:
@@ -84,6 +88,18 @@ class Gql:
         )
         assert payload["userErrors"] == [], payload
         return payload["contact"]["id"]
+
+    async def opportunity(self, token: str, customer_id: str, **fields) -> str:
+        fields = {"customerId": customer_id, "name": f"Deal {uuid.uuid4().hex[:6]}", **fields}
+        payload = await self._run(CREATE_OPPORTUNITY, "createOpportunity", token, fields)
+        assert payload["userErrors"] == [], payload
+        return payload["opportunity"]["id"]
+
+    async def lead(self, token: str, **fields) -> str:
+        fields = {"name": "王先生", "company": f"线索公司{uuid.uuid4().hex[:6]}", **fields}
+        payload = await self._run(CREATE_LEAD, "createLead", token, fields)
+        assert payload["userErrors"] == [], payload
+        return payload["lead"]["id"]
 
     async def log(self, token: str, customer_id: str, **fields) -> dict:
         fields = {"kind": "CALL", "subject": "Follow-up call", "customerId": customer_id, **fields}

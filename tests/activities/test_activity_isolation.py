@@ -9,7 +9,7 @@ import uuid
 import pytest
 from activity_helpers import CANCEL_APPOINTMENT, DELETE_ACTIVITY, UPDATE_ACTIVITY, iso, now
 
-from workers.tasks import send_reminders
+from workers.scheduled import run_in_tenant
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ async def a_records(api, gql, services, tenant_a):
             token, now() + dt.timedelta(minutes=10), title=marker, customerId=customer
         )
     )["appointment"]
-    await send_reminders({"services": services})
+    await run_in_tenant(services.engine, "reminders", tenant_a.schema)
     inbox = await api.gql(
         "{ notifications(first: 100) { edges { node { id subjectId } } } }", token=token
     )

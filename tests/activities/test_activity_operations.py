@@ -10,7 +10,7 @@ from pathlib import Path
 from activity_helpers import iso, now
 from helpers import make_tenant
 
-from workers.tasks import send_reminders
+from workers.scheduled import run_in_tenant
 
 OPERATIONS = Path(__file__).resolve().parents[2] / "graphql" / "operations"
 
@@ -60,7 +60,7 @@ async def test_example_operations_run_in_order(api, gql, owner, services):
     )
     assert len(calendar["appointments"]["edges"]) == 1
 
-    await send_reminders({"services": services})
+    await run_in_tenant(services.engine, "reminders", tenant.schema)
     inbox = await run("notifications", {"unreadOnly": True})
     assert inbox["unreadCount"] == 2
     ids = [e["node"]["id"] for e in inbox["notifications"]["edges"]]

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app.activities.tables import notifications
 from app.audit.tables import audit_log
 from app.db import tenant_transaction
-from workers.tasks import send_reminders
+from workers.scheduled import run_in_tenant
 
 INBOX = """query($first: Int, $after: String, $unreadOnly: Boolean) {
   notifications(first: $first, after: $after, unreadOnly: $unreadOnly) {
@@ -68,16 +68,19 @@ async def due(owner, services, api, gql):
     return {"tenant": tenant, "made": made, "gql": gql}
 
 
+async def _remind(services, tenant) -> int:
+    return await run_in_tenant(services.engine, "reminders", tenant.schema)
+
+
 async def _inbox(api, token, **variables) -> dict:
     return await api.gql(INBOX, {"first": 50, **variables}, token=token)
 
 
 async def test_each_reminder_once_for_the_right_person(api, services, due):
     tenant, made = due["tenant"], due["made"]
-    ctx = {"services": services}
-    await send_reminders(ctx)
-    await send_reminders(ctx)
-    await asyncio.gather(send_reminders(ctx), send_reminders(ctx), send_reminders(ctx))
+    await _remind(services, tenant)
+    assert await _remind(services, tenant) == 0
+    await asyncio.gather(*(_remind(services, tenant) for _ in range(3)))
     assert await count_rows(services, tenant, notifications) == 3
 
     sales = await _inbox(api, tenant.tokens["sales"])
@@ -105,7 +108,7 @@ async def test_each_reminder_once_for_the_right_person(api, services, due):
 
 async def test_rescheduling_makes_a_new_reminder(api, services, due):
     tenant, made, gql = due["tenant"], due["made"], due["gql"]
-    await send_reminders({"services": services})
+    await _remind(services, tenant)
     task = made["soon"]
     new_due = dt.datetime.fromisoformat(task["dueAt"]) + dt.timedelta(minutes=2)
     current = (await api.gql("query($id: ID!) { task(id: $id) { version } }", {"id": task["id"]},
@@ -114,8 +117,8 @@ async def test_rescheduling_makes_a_new_reminder(api, services, due):
         tenant.tokens["sales"], id=task["id"], version=current["version"], dueAt=iso(new_due)
     )
     assert moved["userErrors"] == []
-    await send_reminders({"services": services})
-    await send_reminders({"services": services})
+    await _remind(services, tenant)
+    await _remind(services, tenant)
     inbox = await _inbox(api, tenant.tokens["sales"])
     assert sorted(e["node"]["dueAt"] for e in inbox["notifications"]["edges"]) == sorted(
         [task["dueAt"], iso(new_due)]
@@ -132,7 +135,7 @@ async def test_the_real_worker_runs_the_cron_task(services, run_worker, owner, g
 
 async def test_mark_read_only_your_own(api, services, due):
     tenant = due["tenant"]
-    await send_reminders({"services": services})
+    await _remind(services, tenant)
     sales_inbox = await _inbox(api, tenant.tokens["sales"], unreadOnly=True)
     ids = [e["node"]["id"] for e in sales_inbox["notifications"]["edges"]]
     manager_inbox = await _inbox(api, tenant.tokens["manager"])
@@ -170,7 +173,7 @@ async def test_inbox_pages_newest_first(api, services, owner, gql):
     token = tenant.tokens["sales"]
     for i in range(5):
         await gql.task(token, title=f"n{i}", dueAt=iso(now() + dt.timedelta(minutes=i)))
-        await send_reminders({"services": services})
+        await _remind(services, tenant)
     seen, after = [], None
     while True:
         page = (await _inbox(api, token, first=2, after=after))["notifications"]

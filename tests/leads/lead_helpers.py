@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
-from helpers import TenantHandle, make_tenant
+from helpers import TenantHandle, make_tenant, operation
 from sqlalchemy import func, select
 
 from app.audit.tables import audit_log
@@ -17,14 +16,6 @@ from app.db import tenant_transaction
 from app.jobs.tables import jobs, uploads
 from app.leads.tables import lead_assignment_rules, leads
 from app.pipeline.tables import opportunities
-
-OPERATIONS = Path(__file__).resolve().parents[2] / "graphql" / "operations"
-
-
-def operation(name: str) -> str:
-    """The published example operations, so the examples are what the tests run."""
-    return (OPERATIONS / f"{name}.graphql").read_text()
-
 
 FIELDS = """id name company title phone email region source status disqualifiedReason score
   ownerId notes convertedAt convertedCustomerId convertedContactId convertedOpportunityId

@@ -35,6 +35,26 @@ SCHEDULE = f"""mutation($input: ScheduleAppointmentInput!) {{
   scheduleAppointment(input: $input) {{ appointment {{ id }} {ERRORS} }} }}"""
 CREATE_OPPORTUNITY = f"""mutation($input: CreateOpportunityInput!) {{
   createOpportunity(input: $input) {{ opportunity {{ id }} {ERRORS} }} }}"""
+CREATE_PRODUCT = f"""mutation($input: CreateProductInput!) {{
+  createProduct(input: $input) {{ product {{ id }} {ERRORS} }} }}"""
+CREATE_WAREHOUSE = f"""mutation($input: CreateWarehouseInput!) {{
+  createWarehouse(input: $input) {{ warehouse {{ id }} {ERRORS} }} }}"""
+CREATE_QUOTE = f"""mutation($input: CreateQuoteInput!) {{
+  createQuote(input: $input) {{ quote {{ id }} {ERRORS} }} }}"""
+CREATE_ORDER = f"""mutation($input: CreateSalesOrderInput!) {{
+  createSalesOrder(input: $input) {{ salesOrder {{ id }} {ERRORS} }} }}"""
+RECEIVE = f"""mutation($input: ReceiveStockInput!) {{
+  receiveStock(input: $input) {{ postingId {ERRORS} }} }}"""
+CONFIRM_ORDER = f"""mutation($input: ConfirmSalesOrderInput!) {{
+  confirmSalesOrder(input: $input) {{ salesOrder {{ id lines {{ id }} }} {ERRORS} }} }}"""
+SHIP = f"""mutation($input: CreateShipmentInput!) {{
+  createShipment(input: $input) {{ shipment {{ id }} {ERRORS} }} }}"""
+INVOICE = f"""mutation($input: CreateInvoiceInput!) {{
+  createInvoice(input: $input) {{ invoice {{ id }} {ERRORS} }} }}"""
+PAY = f"""mutation($input: RecordPaymentInput!) {{
+  recordPayment(input: $input) {{ payment {{ id }} {ERRORS} }} }}"""
+RETURN = f"""mutation($input: CreateSalesReturnInput!) {{
+  createSalesReturn(input: $input) {{ salesReturn {{ id creditNoteId }} {ERRORS} }} }}"""
 DELETE_CUSTOMER = f"""mutation($input: DeleteCustomerInput!) {{
   deleteCustomer(input: $input) {{ customer {{ id version }} {ERRORS} }} }}"""
 CUSTOMER = """query($id: ID!) { customer(id: $id) { id name deletedAt version } }"""
@@ -60,8 +80,8 @@ def _later(hours: float) -> str:
 
 async def populate(api, services, tenant, token: str, customer_id: str, *, tag: str) -> None:
     """One of everything that refers to a customer: two contacts (one primary), an
-    activity, a task, an appointment, an opportunity and a converted lead (ownership
-    history comes from creating the customer with an owner)."""
+    activity, a task, an appointment, an opportunity, a quote, a sales order and a
+    converted lead (ownership history comes from creating the customer with an owner)."""
     primary = await payload(api, CREATE_CONTACT, "createContact", token,
                             {"customerId": customer_id, "name": f"{tag}主联系人", "isPrimary": True})  # fmt: skip
     await payload(api, CREATE_CONTACT, "createContact", token,
@@ -76,6 +96,32 @@ async def populate(api, services, tenant, token: str, customer_id: str, *, tag: 
                    "endsAt": _later(hours + 1)})  # fmt: skip
     await payload(api, CREATE_OPPORTUNITY, "createOpportunity", token,
                   {"customerId": customer_id, "name": f"{tag}机会"})  # fmt: skip
+    code = f"M-{uuid.uuid4().hex[:10]}"
+    product = (await payload(api, CREATE_PRODUCT, "createProduct", token,
+                             {"code": code, "name": f"{tag}产品", "unit": "件",
+                              "listPrice": "10"}))["product"]["id"]  # fmt: skip
+    warehouse = (await payload(api, CREATE_WAREHOUSE, "createWarehouse", token,
+                               {"code": code, "name": f"{tag}仓库"}))["warehouse"]["id"]  # fmt: skip
+    line = [{"productId": product, "quantity": "2"}]
+    await payload(api, CREATE_QUOTE, "createQuote", token,
+                  {"customerId": customer_id, "lines": line})  # fmt: skip
+    order = (await payload(api, CREATE_ORDER, "createSalesOrder", token,
+                           {"customerId": customer_id, "warehouseId": warehouse,
+                            "lines": line}))["salesOrder"]["id"]  # fmt: skip
+    # The order goes on to cash: a shipment, an invoice, a payment, a return (credit note).
+    await payload(api, RECEIVE, "receiveStock", token, {"warehouseId": warehouse, "lines": [
+        {"productId": product, "quantity": "10"}]})  # fmt: skip
+    confirmed = await payload(api, CONFIRM_ORDER, "confirmSalesOrder", token, {"id": order})
+    order_line = confirmed["salesOrder"]["lines"][0]["id"]
+    await payload(api, SHIP, "createShipment", token, {"orderId": order, "lines": [
+        {"orderLineId": order_line, "quantity": "2"}]})  # fmt: skip
+    invoice = (await payload(api, INVOICE, "createInvoice", token,
+                             {"orderId": order}))["invoice"]["id"]  # fmt: skip
+    await payload(api, PAY, "recordPayment", token, {
+        "customerId": customer_id, "currency": "CNY", "amount": "1.00",
+        "allocations": [{"invoiceId": invoice, "amount": "1.00"}]})  # fmt: skip
+    await payload(api, RETURN, "createSalesReturn", token, {"orderId": order, "lines": [
+        {"orderLineId": order_line, "quantity": "1"}]})  # fmt: skip
     async with tenant_transaction(services.engine, tenant.schema) as conn:
         await conn.execute(
             insert(leads).values(

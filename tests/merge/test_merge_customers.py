@@ -73,6 +73,10 @@ async def test_merge_moves_everything_to_the_survivor(api, services, tenant):
         "contacts": moved["contacts"], "activities": moved["activities"], "tasks": moved["tasks"],
         "appointments": moved["appointments"], "opportunities": moved["opportunities"],
         "ownership_changes": moved["ownershipChanges"], "leads": moved["leads"],
+        "sales_orders": moved["salesOrders"], "quotes": moved["quotes"],
+        "shipments": moved["shipments"], "sales_returns": moved["salesReturns"],
+        "invoices": moved["invoices"], "credit_notes": moved["creditNotes"],
+        "payments": moved["payments"],
     } == before_m  # fmt: skip
     after_s = await linked_counts(services, tenant, survivor["id"])
     assert after_s == {k: before_s[k] + before_m[k] for k in before_s}
@@ -159,7 +163,9 @@ async def test_audit_record_on_both(api, services, tenant):
     (on_merged,) = await audit_records(services, tenant, merged["id"], "customer.merge")
     assert on_survivor.actor_id == on_merged.actor_id == tenant.user_ids["admin"]
     moved = {"contacts": 2, "activities": 1, "tasks": 1, "appointments": 1,
-             "opportunities": 1, "ownership_changes": 0, "leads": 1}  # fmt: skip
+             "opportunities": 1, "ownership_changes": 0, "leads": 1, "sales_orders": 1,
+             "quotes": 1, "shipments": 1, "sales_returns": 1, "invoices": 1,
+             "credit_notes": 1, "payments": 1}  # fmt: skip
     assert on_survivor.changes["phone"] == {"from": None, "to": "010-66668888"}
     assert on_survivor.changes["merged_customer_id"] == {"from": None, "to": merged["id"]}
     assert on_survivor.changes["moved"] == {"from": None, "to": moved}

@@ -26,7 +26,7 @@ from sqlalchemy import update
 from app.customers.tables import customers
 from app.db import tenant_transaction
 from app.pool.tables import customer_ownership_changes
-from workers.tasks import reclaim_idle_customers
+from workers.scheduled import run_in_tenant
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +95,7 @@ async def test_settings_govern_only_their_tenant(api, services, owner, pair):
             await conn.execute(
                 update(h).where(h.c.customer_id == cid).values(changed_at=days_ago(3))
             )
-    await reclaim_idle_customers({"services": services})
+    for tenant in (a, b):
+        await run_in_tenant(services.engine, "reclaim", tenant.schema)
     assert await owners(services, b, b_idle) == {b_idle[0]: None}
     assert await owners(services, a, a_idle) == {a_idle[0]: str(a.user_ids["sales"])}

@@ -24,7 +24,7 @@ from app.activities.tables import activities
 from app.customers.tables import customers
 from app.db import tenant_transaction
 from app.pool.tables import customer_ownership_changes
-from workers.tasks import reclaim_idle_customers
+from workers.scheduled import run_in_tenant
 
 DAYS = 30
 
@@ -132,8 +132,8 @@ async def test_reclaims_exactly_the_neglected_and_only_once(services, owner, sce
     (kept,) = await make_customers(services, other, 1, owner=other.user_ids["sales"])
     await _age(owner, other, kept, 400)
 
-    returned = await reclaim_idle_customers({"services": services})
-    assert returned >= len(RECLAIMED)
+    assert await run_in_tenant(services.engine, "reclaim", tenant.schema) == len(RECLAIMED)
+    assert await run_in_tenant(services.engine, "reclaim", other.schema) == 0
     now = await owners(services, tenant, list(c.values()))
     back = {name for name, customer_id in c.items() if now[customer_id] is None} - {"pooled"}
     assert back == RECLAIMED
@@ -154,7 +154,7 @@ async def test_reclaims_exactly_the_neglected_and_only_once(services, owner, sce
     everything = list(c.values())
     before = (await history_rows(services, tenant, everything), len(await audit_rows(
         services, tenant, everything)))  # fmt: skip
-    await reclaim_idle_customers({"services": services})
+    assert await run_in_tenant(services.engine, "reclaim", tenant.schema) == 0
     after = (await history_rows(services, tenant, everything), len(await audit_rows(
         services, tenant, everything)))  # fmt: skip
     assert after == before

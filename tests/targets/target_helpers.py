@@ -8,10 +8,9 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-from helpers import TenantHandle, make_tenant
+from helpers import TenantHandle, make_tenant, operation
 from sqlalchemy import func, insert, select
 
 from app.audit.service import SYSTEM
@@ -21,13 +20,6 @@ from app.customers import service as customers_service
 from app.db import tenant_transaction
 from app.pipeline.tables import opportunities, pipeline_stages, pipelines
 from app.targets.tables import sales_targets
-
-OPERATIONS = Path(__file__).resolve().parents[2] / "graphql" / "operations"
-
-
-def operation(name: str) -> str:
-    return (OPERATIONS / f"{name}.graphql").read_text()
-
 
 TARGETS = operation("salesTargets")
 SET_TARGETS = operation("setSalesTargets")
