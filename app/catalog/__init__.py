@@ -1,0 +1,1 @@
+"""Catalogue: products, their category tree and price lists (DOMAIN.md section 4)."""

@@ -1,0 +1,1 @@
+"""Human-readable document numbers per tenant and document type (SO-2026-000123)."""
