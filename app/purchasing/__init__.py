@@ -1,0 +1,1 @@
+"""Purchasing (采购): suppliers, purchase orders, goods receipts, suggested purchases."""
