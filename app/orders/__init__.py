@@ -1,0 +1,2 @@
+"""Quotes and sales orders: from a priced offer to a confirmed order with reserved stock
+(DOMAIN.md section 4)."""
