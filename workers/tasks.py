@@ -1,4 +1,5 @@
-"""What the worker runs: job chunks, mail, the outbox relay, and the stalled-job sweeper."""
+"""What the worker runs: job chunks, mail, the outbox relay, the stalled-job sweeper,
+and the scheduled rules' fan-out ticks."""
 
 from __future__ import annotations
 
@@ -9,17 +10,15 @@ from typing import Any
 from arq import Retry
 from sqlalchemy import select, text
 
-from app.accounts import mail, reset
-from app.activities import reminders
+from app.accounts import history, mail, reset
 from app.audit.service import Actor
 from app.auth.principal import load_tenant
 from app.db import tenant_transaction
 from app.jobs import service as jobs
 from app.outbox import service as outbox
-from app.pool import reclaim
-from app.tiers import evaluate as tiers
 from tenants import catalog
 from tenants.migrations import quote_ident
+from workers import scheduled
 
 logger = logging.getLogger("kehu.worker")
 
@@ -94,22 +93,39 @@ async def prune_outbox(ctx: dict[str, Any]) -> int:
     return await outbox.prune(ctx["services"].engine)
 
 
-async def send_reminders(ctx: dict[str, Any]) -> int:
-    """Due-task and upcoming-appointment reminders into users' inboxes, every tenant.
-    Idempotent: a reminder exists once however often (or concurrently) this runs."""
-    return await reminders.remind_all_tenants(ctx["services"].engine)
+async def prune_account_events(ctx: dict[str, Any]) -> int:
+    """Accounts' security events are kept KEHU_ACCOUNT_EVENTS_RETENTION_DAYS (a year),
+    then deleted."""
+    services = ctx["services"]
+    return await history.prune(
+        services.engine, keep_days=services.settings.account_events_retention_days
+    )
 
 
-async def reclaim_idle_customers(ctx: dict[str, Any]) -> int:
+# The scheduled rules' cron ticks: each fans out one job per active tenant
+# (workers/scheduled.py). `slot` names another slot than the tick's, to run a rule
+# again within its period (tests, operators); a slot runs once per tenant.
+
+
+async def send_reminders(ctx: dict[str, Any], *, slot: str | None = None) -> int:
+    """Due-task and upcoming-appointment reminders into users' inboxes (each minute)."""
+    return await scheduled.fan_out(ctx, "reminders", slot)
+
+
+async def reclaim_idle_customers(ctx: dict[str, Any], *, slot: str | None = None) -> int:
     """Customers without follow-up for their tenant's reclaim period go back to the
-    public pool, every tenant. Works from the database state: idempotent, catches up."""
-    return await reclaim.reclaim_all_tenants(ctx["services"].engine)
+    public pool (hourly)."""
+    return await scheduled.fan_out(ctx, "reclaim", slot)
 
 
-async def evaluate_tiers(ctx: dict[str, Any]) -> int:
-    """Run every tenant's tier rules over its customers (daily). Works from the
-    database state: idempotent, catches up. How many customers changed tier."""
-    return (await tiers.evaluate_all_tenants(ctx["services"].engine)).changed
+async def evaluate_tiers(ctx: dict[str, Any], *, slot: str | None = None) -> int:
+    """Each tenant's tier rules over its customers (daily)."""
+    return await scheduled.fan_out(ctx, "tiers", slot)
+
+
+async def check_low_stock(ctx: dict[str, Any], *, slot: str | None = None) -> int:
+    """Low-stock alerts (库存预警), every 10 minutes."""
+    return await scheduled.fan_out(ctx, "low_stock", slot)
 
 
 async def sweep_stalled_jobs(ctx: dict[str, Any]) -> int:
