@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -12,6 +13,8 @@ from app.accounts.passwords import hash_password
 from app.accounts.service import store_password
 from app.audit.service import SYSTEM
 from app.auth.scope import EVERYTHING
+from app.catalog import prices as price_lists
+from app.catalog import service as catalog
 from app.customers import service as customers
 from app.teams import service as teams
 from app.users import service as users
@@ -140,3 +143,48 @@ async def seed(conn: AsyncConnection, tenant_id: uuid.UUID) -> None:
                 fields={"name": _person(rng), "title": rng.choice(TITLES),
                         "phone": _phone(rng), "is_primary": n == 0},
             )  # fmt: skip
+    await _catalogue(conn)
+
+
+# (category, parent category, code, name, unit, list price, cost price, batch-tracked)
+PRODUCTS = [
+    ("紧固件", "五金", "M6-20", "十字螺丝 M6×20", "盒", "25.00", "14.20", False),
+    ("紧固件", "五金", "M8-30", "六角螺栓 M8×30", "盒", "38.00", "22.50", False),
+    ("连接器", "电子元件", "USB-C-01", "USB-C 母座", "个", "1.20", "0.55", False),
+    ("连接器", "电子元件", "RJ45-8P", "RJ45 水晶头", "包", "15.00", "8.80", False),
+    ("胶粘剂", "化工", "EPX-500", "环氧胶 500ml", "瓶", "68.00", "41.00", True),
+]
+
+
+async def _catalogue(conn: AsyncConnection) -> None:
+    """A small category tree, a few products and two price lists (含税)."""
+    categories: dict[str, uuid.UUID] = {}
+    for name, parent, *_ in PRODUCTS:
+        for node, above in ((parent, None), (name, parent)):
+            if node not in categories:
+                row = await catalog.create_category(
+                    conn, actor=SYSTEM, category_id=None, name=node,
+                    parent_id=categories.get(above) if above else None,
+                )  # fmt: skip
+                categories[node] = row.id
+    items = []
+    for name, _, code, title, unit, price, cost, batches in PRODUCTS:
+        product = await catalog.create_product(
+            conn, actor=SYSTEM, product_id=None,
+            fields={"code": code, "name": title, "unit": unit, "list_price": Decimal(price),
+                    "cost_price": Decimal(cost), "tax_rate": Decimal("0.13"),
+                    "batch_tracked": batches, "category_id": categories[name]},
+        )  # fmt: skip
+        gross = (Decimal(price) * Decimal("1.13")).quantize(Decimal("0.01"))
+        items.append((product.id, gross))
+    for name, fields, discount in (
+        ("标准零售价（含税）", {"target": "all"}, Decimal(1)),
+        ("A 级客户价（含税）", {"target": "tier", "tier": "A"}, Decimal("0.92")),
+    ):
+        await price_lists.create_price_list(
+            conn, actor=SYSTEM, who=EVERYTHING, price_list_id=None,
+            fields={"name": name, "currency": "CNY", "tax_inclusive": True, **fields},
+            items=[{"product_id": pid, "min_quantity": Decimal(0),
+                    "unit_price": (gross * discount).quantize(Decimal("0.01"))}
+                   for pid, gross in items],
+        )  # fmt: skip

@@ -319,6 +319,8 @@ VALUES ($1, $2, 'user', 'customer.update', 'customer', $3, $4::jsonb)
 TOUCHED = (
     "opportunities", "opportunity_stage_history", "activities", "tasks", "appointments",
     "audit_log",
+    # written by the history's triggers (migration 0012)
+    "opportunity_stage_stays", "stage_entry_days", "stage_exit_days", "stage_sets",
 )  # fmt: skip
 
 
@@ -893,7 +895,7 @@ def _plan_summary(plan: dict) -> dict:
 
 
 async def explain(settings: Settings, schema: str, data: PipelineData, walks: dict) -> dict:
-    """EXPLAIN (ANALYZE, BUFFERS) of the summary's four statements and the timeline's
+    """EXPLAIN (ANALYZE, BUFFERS) of the summary's three statements and the timeline's
     (first and deep page), built by the app's own functions, for each role."""
     from sqlalchemy.ext.compiler import compiles
     from sqlalchemy.sql.expression import ClauseElement, Executable
@@ -921,10 +923,8 @@ async def explain(settings: Settings, schema: str, data: PipelineData, walks: di
     try:
         async with tenant_transaction(engine, schema) as conn:
             stages = (await queries.stages_by_pipeline(conn, [data.pipeline_id]))[data.pipeline_id]
-            funnel = [st for st in stages if st.kind == "open"]
-            won = next(st for st in stages if st.kind == "won")
-            ranks = {st.id: i for i, st in enumerate(funnel)} | {won.id: len(funnel)}
-            ids = [st.id for st in funnel]
+            ids = [st.id for st in stages if st.kind == "open"]
+            when = analytics.span(start, end, data.time_zone)
 
             def during(column):
                 return analytics.period(column, start, end, data.time_zone)
@@ -938,7 +938,9 @@ async def explain(settings: Settings, schema: str, data: PipelineData, walks: di
                 cursor = timeline.parse_after(decode_cursor(after, 3, "after")) if after else None
                 statements = {
                     "summary: open amounts": analytics.open_amounts_query(scoped),
-                    "summary: movements": analytics.movements_query(scoped, ids, ranks, during),
+                    "summary: movements": analytics.movements_query(
+                        who, data.pipeline_id, None, ids, when
+                    ),
                     "summary: won/lost": analytics.closed_query(scoped, during),
                     "timeline: page 1": timeline.timeline_statement(
                         who, data.deep_customer_id, limit=PAGE + 1

@@ -11,6 +11,8 @@ One run, on its own database (kehu_bench on DATABASE_URL's server):
      opportunities with stage history, activities, tasks and appointments, and the
      running `kehu serve` answers pipelineSummary, forecast, opportunities and
      customerTimeline as the admin and as a sales rep (--skip-pipeline leaves it out);
+     then stock availability (tests/bench/stock.py, --skip-stock) and order
+     confirmation under contention (tests/bench/orders.py, --skip-orders);
   6. a summary, and the same figures in .bench/results-<timestamp>.json.
 
 Throughput on a small shared machine moves from run to run; the ratio kehu/baseline
@@ -34,8 +36,10 @@ from pathlib import Path
 
 import bench_db
 import bench_procs
+import orders
 import pipeline
 import search
+import stock
 from bench_procs import Processes
 
 from app.settings import Settings
@@ -130,6 +134,16 @@ def parse_args() -> argparse.Namespace:
         help="connections of that load (4: the summary is PostgreSQL-bound, more only queue)",
     )  # fmt: skip
     g.add_argument("--skip-pipeline", action="store_true", help="leave this step out")
+    g = p.add_argument_group("stock availability (tests/bench/stock.py; alone: run that file)")
+    g.add_argument("--stock-products", type=int, default=10_000, help="products (10000)")
+    g.add_argument("--stock-warehouses", type=int, default=10, help="warehouses (10)")
+    g.add_argument("--stock-requests", type=int, default=100, help="timed requests per query")
+    g.add_argument("--skip-stock", action="store_true", help="leave this step out")
+    g = p.add_argument_group("order confirmation (tests/bench/orders.py; alone: run that file)")
+    g.add_argument("--orders", type=int, default=1000, help="draft orders to confirm (1000)")
+    g.add_argument("--order-clients", type=int, default=16, help="concurrent clients (16)")
+    g.add_argument("--hot-products", type=int, default=3, help="products they compete for (3)")
+    g.add_argument("--skip-orders", action="store_true", help="leave this step out")
     args = p.parse_args()
     if args.tenants < 1:
         p.error("--tenants must be at least 1")
@@ -346,6 +360,49 @@ def pipeline_step(
     return out["ok"]
 
 
+def stock_step(settings: Settings, args: argparse.Namespace, data, server: dict,
+               results: dict) -> bool:  # fmt: skip
+    """Products, warehouses and a stock ledger into the data tenant, then the stock
+    availability queries against the running `kehu serve`; False if a check failed."""
+    log(f"adding {args.stock_products:,} products x {args.stock_warehouses} warehouses of stock")
+    filled = asyncio.run(
+        stock.fill(settings, data.schema, args.stock_products, args.stock_warehouses)
+    )
+    out: dict = {"fill": {k: getattr(filled, k) for k in
+                          ("products", "warehouses", "levels", "moves", "seconds")}}  # fmt: skip
+    results["stock"] = out
+    try:
+        out["measured"] = stock.measure(server["port"], data.token, filled, args.stock_requests)
+    except stock.CheckFailed as error:
+        out["measured"] = {"requests_per_case": 0, "cases": {}}
+        out["error"] = str(error)
+        log(f"  FAILED: {error}")
+        return False
+    return True
+
+
+def orders_step(settings: Settings, args: argparse.Namespace, data, server: dict,
+                results: dict) -> bool:  # fmt: skip
+    """Draft orders competing for a few hot products, confirmed by concurrent clients
+    through the running `kehu serve`; False if a check failed."""
+    log(f"making {args.orders:,} draft orders over {args.hot_products} hot products ...")
+    filled = asyncio.run(orders.fill(settings, data.schema, data.user_id, args.orders,
+                                     args.hot_products, warmup=2 * args.order_clients))  # fmt: skip
+    out: dict = {}
+    results["orders"] = out
+    log(f"confirming them with {args.order_clients} concurrent clients ...")
+    try:
+        out["measured"] = orders.measure(
+            settings, server["port"], data.token, filled, args.order_clients,
+            server["proc"].pid, bench_db.BENCH_DB,
+        )  # fmt: skip
+    except orders.CheckFailed as error:
+        out["error"] = str(error)
+        log(f"  FAILED: {error}")
+        return False
+    return True
+
+
 # -- the report ---------------------------------------------------------------------------
 
 
@@ -434,6 +491,10 @@ def summary(results: dict) -> str:
     ]
     if "pipeline" in results:
         lines += ["-" * 78, *pipeline.summary_lines(results["pipeline"])]
+    if "stock" in results:
+        lines += ["-" * 78, *stock.summary_lines(results["stock"])]
+    if "orders" in results:
+        lines += ["-" * 78, *orders.summary_lines(results["orders"])]
     lines.append("=" * 78)
     return "\n".join(lines)
 
@@ -490,6 +551,11 @@ def main() -> int:
         pipeline_ok = True
         if not args.skip_pipeline:
             pipeline_ok = pipeline_step(procs, settings, args, data, servers["kehu"], results)
+        if not args.skip_stock:
+            pipeline_ok = stock_step(settings, args, data, servers["kehu"], results) and pipeline_ok
+        if not args.skip_orders:
+            ordered = orders_step(settings, args, data, servers["kehu"], results)
+            pipeline_ok = ordered and pipeline_ok
         for server in servers.values():
             procs.stop(server["proc"])
         k, b = results["load"]["kehu"], results["load"]["baseline"]
