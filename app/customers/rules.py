@@ -15,6 +15,7 @@ from app.customers.tables import CATEGORIES, TIERS
 from app.errors import UserError
 from app.validation import (
     check_choice,
+    check_decimal,
     check_email,
     check_length,
     check_phone,
@@ -109,13 +110,10 @@ def normalise_customer(fields: dict[str, Any], *, creating: bool) -> list[UserEr
 
 
 def _credit_limit(value: Decimal | None) -> UserError | None:
+    """None means no limit."""
     if value is None:
         return None
-    if not value.is_finite() or value < 0 or value >= MAX_CREDIT_LIMIT:
-        return UserError("creditLimit", "INVALID", "creditLimit must be 0 or more, below 10^15")
-    if value != value.quantize(Decimal("0.01")):
-        return UserError("creditLimit", "INVALID", "creditLimit has at most 2 decimal places")
-    return None
+    return check_decimal("creditLimit", value, places=Decimal("0.01"), below=MAX_CREDIT_LIMIT)
 
 
 def normalise_contact(fields: dict[str, Any], *, creating: bool) -> list[UserError]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from app.errors import UserError
 from app.pipeline.tables import STAGE_KINDS
-from app.validation import check_length, check_required, clean
+from app.validation import check_decimal, check_length, check_required, clean
 
 MAX_AMOUNT = Decimal("1e16")  # numeric(18, 2)
 CENT = Decimal("0.01")
@@ -23,13 +23,7 @@ API_NAMES = {"expected_close_date": "expectedCloseDate", "owner_id": "ownerId"}
 
 def check_amount(field: str, value: Decimal | None) -> UserError | None:
     """Money: finite, 0 or more, below 10^16, at most two decimal places."""
-    if value is None:
-        return UserError(field, "REQUIRED", f"{field} is required")
-    if not value.is_finite() or value < 0 or value >= MAX_AMOUNT:
-        return UserError(field, "INVALID", f"{field} must be 0 or more, below 10^16")
-    if value != value.quantize(CENT):
-        return UserError(field, "INVALID", f"{field} has at most 2 decimal places")
-    return None
+    return check_decimal(field, value, places=CENT, below=MAX_AMOUNT)
 
 
 def check_probability(field: str, value: Decimal | None) -> UserError | None:
