@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -15,6 +14,7 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.activities.queries import contacts_by_id
+from app.api.ids import graphql_id
 from app.auth.principal import Scoped
 from app.customers.types import Contact, Customer, attach_customers, build_contacts
 from app.users.graphql import User
@@ -52,10 +52,6 @@ class NotificationKind(enum.Enum):
     LOW_STOCK = "low_stock"
 
 
-def _id(value: uuid.UUID | None) -> strawberry.ID | None:
-    return strawberry.ID(str(value)) if value is not None else None
-
-
 @strawberry.type
 class Activity:
     id: strawberry.ID
@@ -87,11 +83,11 @@ class Activity:
     @classmethod
     def from_row(cls, row: Row) -> Activity:
         return cls(
-            id=_id(row.id), kind=ActivityKind(row.kind), subject=row.subject, body=row.body,
+            id=graphql_id(row.id), kind=ActivityKind(row.kind), subject=row.subject, body=row.body,
             occurred_at=row.occurred_at, duration_minutes=row.duration_minutes,
-            outcome=row.outcome, next_step=row.next_step, customer_id=_id(row.customer_id),
-            contact_id=_id(row.contact_id), lead_id=_id(row.lead_id),
-            opportunity_id=_id(row.opportunity_id), owner_id=_id(row.owner_id),
+            outcome=row.outcome, next_step=row.next_step, customer_id=graphql_id(row.customer_id),
+            contact_id=graphql_id(row.contact_id), lead_id=graphql_id(row.lead_id),
+            opportunity_id=graphql_id(row.opportunity_id), owner_id=graphql_id(row.owner_id),
             created_at=row.created_at, updated_at=row.updated_at, version=row.version,
         )  # fmt: skip
 
@@ -124,10 +120,10 @@ class Task:
     @classmethod
     def from_row(cls, row: Row) -> Task:
         return cls(
-            id=_id(row.id), title=row.title, description=row.description,
-            customer_id=_id(row.customer_id), contact_id=_id(row.contact_id),
-            lead_id=_id(row.lead_id), opportunity_id=_id(row.opportunity_id),
-            assignee_id=_id(row.assignee_id), due_at=row.due_at,
+            id=graphql_id(row.id), title=row.title, description=row.description,
+            customer_id=graphql_id(row.customer_id), contact_id=graphql_id(row.contact_id),
+            lead_id=graphql_id(row.lead_id), opportunity_id=graphql_id(row.opportunity_id),
+            assignee_id=graphql_id(row.assignee_id), due_at=row.due_at,
             priority=TaskPriority(row.priority), status=TaskStatus(row.status),
             completed_at=row.completed_at, created_at=row.created_at,
             updated_at=row.updated_at, version=row.version,
@@ -155,8 +151,8 @@ class Appointment:
     @classmethod
     def from_row(cls, row: Row) -> Appointment:
         return cls(
-            id=_id(row.id), title=row.title, customer_id=_id(row.customer_id),
-            contact_id=_id(row.contact_id), owner_id=_id(row.owner_id),
+            id=graphql_id(row.id), title=row.title, customer_id=graphql_id(row.customer_id),
+            contact_id=graphql_id(row.contact_id), owner_id=graphql_id(row.owner_id),
             starts_at=row.starts_at, ends_at=row.ends_at, location=row.location,
             cancelled_at=row.cancelled_at, created_at=row.created_at,
             updated_at=row.updated_at, version=row.version,
@@ -180,8 +176,8 @@ class Notification:
     @classmethod
     def from_row(cls, row: Row) -> Notification:
         return cls(
-            id=_id(row.id), kind=NotificationKind(row.kind), title=row.title, body=row.body,
-            subject_type=row.subject_type, subject_id=_id(row.subject_id), due_at=row.due_at,
+            id=graphql_id(row.id), kind=NotificationKind(row.kind), title=row.title, body=row.body,
+            subject_type=row.subject_type, subject_id=graphql_id(row.subject_id), due_at=row.due_at,
             created_at=row.created_at, read_at=row.read_at,
         )  # fmt: skip
 

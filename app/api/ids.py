@@ -18,6 +18,11 @@ def parse_uuid(value: object) -> uuid.UUID | None:
         return None
 
 
+def graphql_id(value: uuid.UUID | None) -> strawberry.ID | None:
+    """A database id as the API shows it (None stays None)."""
+    return None if value is None else strawberry.ID(str(value))
+
+
 def require_uuid(value: object, field: str, entity: str) -> uuid.UUID:
     parsed = parse_uuid(value)
     if parsed is None:

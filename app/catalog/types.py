@@ -15,6 +15,7 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.api.errors import UserErrorType
+from app.api.ids import graphql_id
 from app.api.permissions import requires
 from app.auth.principal import Scoped
 from app.catalog import queries
@@ -23,10 +24,6 @@ from app.catalog.pricing import line_amounts
 from app.customers.types import Customer, CustomerTier, attach_customers
 
 COST = "products:read_cost"
-
-
-def _id(value: uuid.UUID | None) -> strawberry.ID | None:
-    return None if value is None else strawberry.ID(str(value))
 
 
 @strawberry.type(description="A node of the product category tree.")
@@ -46,7 +43,7 @@ class ProductCategory:
     @classmethod
     def from_row(cls, row: Row) -> ProductCategory:
         return cls(
-            id=strawberry.ID(str(row.id)), parent_id=_id(row.parent_id), name=row.name,
+            id=strawberry.ID(str(row.id)), parent_id=graphql_id(row.parent_id), name=row.name,
             version=row.version, created_at=row.created_at, updated_at=row.updated_at,
             depth=row._mapping.get("depth"),
         )  # fmt: skip
@@ -81,7 +78,7 @@ class Product:
     def from_row(cls, row: Row) -> Product:
         return cls(
             id=strawberry.ID(str(row.id)), code=row.code, name=row.name,
-            category_id=_id(row.category_id), unit=row.unit, list_price=row.list_price,
+            category_id=graphql_id(row.category_id), unit=row.unit, list_price=row.list_price,
             tax_rate=row.tax_rate, batch_tracked=row.batch_tracked, active=row.active,
             created_at=row.created_at, updated_at=row.updated_at, version=row.version,
             cost_price=row.cost_price,
@@ -164,7 +161,7 @@ class PriceList:
             tax_inclusive=row.tax_inclusive, valid_from=row.valid_from, valid_to=row.valid_to,
             target=PriceListTarget(row.target),
             tier=CustomerTier(row.tier) if row.tier else None,
-            customer_id=_id(row.customer_id), active=row.active, created_at=row.created_at,
+            customer_id=graphql_id(row.customer_id), active=row.active, created_at=row.created_at,
             updated_at=row.updated_at, version=row.version,
         )  # fmt: skip
 
@@ -266,13 +263,13 @@ async def build_resolved(
 ) -> list[ResolvedPriceType]:  # fmt: skip
     nodes = [
         ResolvedPriceType(
-            product_id=_id(p.product_id),
+            product_id=graphql_id(p.product_id),
             quantity=p.quantity,
             unit_price=p.unit_price,
             tax_inclusive=p.tax_inclusive,
             tax_rate=p.tax_rate,
             source=PriceSource(p.source) if p.source else None,
-            price_list_id=_id(p.price_list_id),
+            price_list_id=graphql_id(p.price_list_id),
             min_quantity=p.min_quantity,
             amounts=_amounts(p),
             error=UserErrorType(field=p.error.field, code=p.error.code, message=p.error.message)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,6 +14,7 @@ from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.api.context import Info
+from app.api.ids import graphql_id
 from app.api.pagination import Connection
 from app.api.permissions import requires
 from app.auth.principal import Scoped
@@ -54,10 +54,6 @@ class LeadSource(enum.Enum):
 class LeadAssignmentRuleKind(enum.Enum):
     ROUND_ROBIN = "round_robin"
     REGION = "region"
-
-
-def _id(value: uuid.UUID | None) -> strawberry.ID | None:
-    return None if value is None else strawberry.ID(str(value))
 
 
 @strawberry.type
@@ -134,10 +130,11 @@ class Lead:
             id=strawberry.ID(str(row.id)), name=row.name, company=row.company, title=row.title,
             phone=row.phone, email=row.email, region=row.region, source=LeadSource(row.source),
             status=LeadStatus(row.status), disqualified_reason=row.disqualified_reason,
-            score=row.score, owner_id=_id(row.owner_id), notes=row.notes,
-            converted_at=row.converted_at, converted_customer_id=_id(row.converted_customer_id),
-            converted_contact_id=_id(row.converted_contact_id),
-            converted_opportunity_id=_id(row.converted_opportunity_id),
+            score=row.score, owner_id=graphql_id(row.owner_id), notes=row.notes,
+            converted_at=row.converted_at,
+            converted_customer_id=graphql_id(row.converted_customer_id),
+            converted_contact_id=graphql_id(row.converted_contact_id),
+            converted_opportunity_id=graphql_id(row.converted_opportunity_id),
             created_at=row.created_at, updated_at=row.updated_at, version=row.version,
             deleted_at=row.deleted_at,
         )  # fmt: skip
@@ -207,7 +204,7 @@ class LeadAssignmentRule:
         return cls(
             id=strawberry.ID(str(row.id)), kind=LeadAssignmentRuleKind(row.kind),
             team_id=strawberry.ID(str(row.team_id)), region=row.region, position=row.position,
-            assigned_count=row.assigned_count, last_assigned_user_id=_id(row.last_user_id),
+            assigned_count=row.assigned_count, last_assigned_user_id=graphql_id(row.last_user_id),
         )  # fmt: skip
 
 

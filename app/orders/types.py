@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import uuid
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -14,6 +13,7 @@ import strawberry
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.api.ids import graphql_id
 from app.api.permissions import requires
 from app.auth.principal import Scoped
 from app.catalog import queries as catalog
@@ -24,10 +24,6 @@ from app.stock import queries as stock_queries
 from app.stock.types import Warehouse, build_warehouses
 
 ZERO = Decimal("0.000")
-
-
-def _id(value: uuid.UUID | None) -> strawberry.ID | None:
-    return None if value is None else strawberry.ID(str(value))
 
 
 @strawberry.enum(description="DRAFT -> CONFIRMED (审核: credit checked, stock reserved) -> "
@@ -71,11 +67,12 @@ class LinePriceSource(enum.Enum):
 
 def _line_fields(row: Row) -> dict:
     return {
-        "id": _id(row.id), "position": row.position, "product_id": _id(row.product_id),
+        "id": graphql_id(row.id), "position": row.position,
+        "product_id": graphql_id(row.product_id),
         "quantity": row.quantity, "unit_price": row.unit_price,
         "discount_percent": row.discount_percent, "tax_rate": row.tax_rate,
         "price_source": LinePriceSource(row.price_source),
-        "price_list_id": _id(row.price_list_id), "net_amount": row.net_amount,
+        "price_list_id": graphql_id(row.price_list_id), "net_amount": row.net_amount,
         "tax_amount": row.tax_amount, "gross_amount": row.gross_amount,
     }  # fmt: skip
 
@@ -172,8 +169,8 @@ class Quote:
     @classmethod
     def from_row(cls, row: Row, today: dt.date) -> Quote:
         return cls(
-            id=_id(row.id), number=row.number, revision=row.revision,
-            family_id=_id(row.family_id), customer_id=_id(row.customer_id),
+            id=graphql_id(row.id), number=row.number, revision=row.revision,
+            family_id=graphql_id(row.family_id), customer_id=graphql_id(row.customer_id),
             currency=row.currency, prices_include_tax=row.prices_include_tax,
             quote_date=row.quote_date, valid_until=row.valid_until,
             status=QuoteStatus(lifecycle.quote_status(row.status, row.valid_until, today)),
@@ -226,8 +223,8 @@ class SalesOrder:
     @classmethod
     def from_row(cls, row: Row) -> SalesOrder:
         return cls(
-            id=_id(row.id), number=row.number, customer_id=_id(row.customer_id),
-            warehouse_id=_id(row.warehouse_id), quote_id=_id(row.quote_id),
+            id=graphql_id(row.id), number=row.number, customer_id=graphql_id(row.customer_id),
+            warehouse_id=graphql_id(row.warehouse_id), quote_id=graphql_id(row.quote_id),
             currency=row.currency, prices_include_tax=row.prices_include_tax,
             order_date=row.order_date, requested_date=row.requested_date,
             status=SalesOrderStatus(row.status),
@@ -235,7 +232,7 @@ class SalesOrder:
             invoice_status=OrderProgress(row.invoice_status),
             payment_status=OrderProgress(row.payment_status), net_total=row.net_total,
             tax_total=row.tax_total, gross_total=row.gross_total, notes=row.notes,
-            confirmed_at=row.confirmed_at, confirmed_by=_id(row.confirmed_by),
+            confirmed_at=row.confirmed_at, confirmed_by=graphql_id(row.confirmed_by),
             closed_at=row.closed_at, cancelled_at=row.cancelled_at,
             cancel_reason=row.cancel_reason, created_at=row.created_at,
             updated_at=row.updated_at, version=row.version,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import uuid
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated
@@ -16,6 +15,7 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.api.context import Info
+from app.api.ids import graphql_id
 from app.api.pagination import Connection
 from app.api.permissions import requires
 from app.auth.principal import Scoped
@@ -42,10 +42,6 @@ class OpportunityStatus(enum.Enum):
     OPEN = "open"
     WON = "won"
     LOST = "lost"
-
-
-def _id(value: uuid.UUID | None) -> strawberry.ID | None:
-    return None if value is None else strawberry.ID(str(value))
 
 
 @strawberry.type
@@ -216,8 +212,9 @@ async def build_opportunities(
         node.owner = people.get(row.owner_id)
         node.stage_history = [
             StageChange(
-                id=strawberry.ID(str(h.id)), from_stage_id=_id(h.from_stage_id),
-                to_stage_id=strawberry.ID(str(h.to_stage_id)), changed_by_id=_id(h.changed_by),
+                id=strawberry.ID(str(h.id)), from_stage_id=graphql_id(h.from_stage_id),
+                to_stage_id=strawberry.ID(str(h.to_stage_id)),
+                changed_by_id=graphql_id(h.changed_by),
                 changed_at=h.changed_at, from_stage=stages.get(h.from_stage_id),
                 to_stage=stages.get(h.to_stage_id), changed_by=people.get(h.changed_by),
             )
