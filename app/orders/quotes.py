@@ -50,6 +50,7 @@ from app.orders.service import (
     document_currency,
     insert_document,
     insert_order,
+    replay_document,
     require_customer,
     warehouse_errors,
     write_change,
@@ -78,33 +79,12 @@ async def _lines_of(conn, quote_id: uuid.UUID) -> list[Row]:
     return (await lines_by_quote(conn, [quote_id])).get(quote_id, [])
 
 
-def _same_request(
-    existing: Row, lines: Sequence[Row], wanted: dict, inputs: Sequence[LineInput]
-) -> bool:
-    if any(getattr(existing, k) != v for k, v in wanted.items()) or len(lines) != len(inputs):
-        return False
-    for line, given in zip(lines, inputs, strict=True):
-        discount = given.discount_percent if given.discount_percent is not None else 0
-        same = (line.product_id, line.quantity, line.discount_percent) == (
-            given.product_id, given.quantity, discount,
-        )  # fmt: skip
-        if not same or (given.unit_price is not None and line.unit_price != given.unit_price):
-            return False
-    return True
-
-
 async def _replay(conn, who: Scoped, quote_id: uuid.UUID, wanted: dict,
                   inputs: Sequence[LineInput]) -> Row | None:  # fmt: skip
-    existing = (await conn.execute(select(quotes).where(quotes.c.id == quote_id))).first()
-    if existing is None:
-        return None
-    visible = await conn.scalar(select(quotes.c.id).where(quotes.c.id == quote_id,
-                                                          visible_quotes(who)))  # fmt: skip
-    if visible is not None and _same_request(
-        existing, await _lines_of(conn, quote_id), wanted, inputs
-    ):
-        return existing
-    raise fail("id", "CONFLICT", "another quote already has this id")
+    return await replay_document(
+        conn, quotes, quote_id, visible=visible_quotes(who),
+        lines=lambda: _lines_of(conn, quote_id), wanted=wanted, inputs=inputs, entity="quote",
+    )  # fmt: skip
 
 
 async def _insert_quote(

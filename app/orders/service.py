@@ -38,10 +38,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from sqlalchemy import ClauseElement, Row, Table, func, select, update
+from sqlalchemy import ClauseElement, ColumnElement, Row, Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -174,26 +174,32 @@ def _same_request(
     return True
 
 
+async def replay_document(
+    conn: AsyncConnection, table: Table, row_id: uuid.UUID, *, visible: ColumnElement[bool],
+    lines: Callable[[], Awaitable[Sequence[Row]]], wanted: dict, inputs: Sequence[LineInput],
+    entity: str,
+) -> Row | None:  # fmt: skip
+    """The document (an order, a quote) already made with this id by the same request,
+    or None if none has the id; CONFLICT if another one has it, or one the caller
+    cannot see (so an id says nothing about documents out of scope)."""
+    existing = (await conn.execute(select(table).where(table.c.id == row_id))).first()
+    if existing is None:
+        return None
+    seen = await conn.scalar(select(table.c.id).where(table.c.id == row_id, visible))
+    if seen is not None and _same_request(existing, await lines(), wanted, inputs):
+        return existing
+    raise fail("id", "CONFLICT", f"another {entity} already has this id")
+
+
 async def _replay(
     conn: AsyncConnection, who: Scoped, order_id: uuid.UUID, wanted: dict,
     inputs: Sequence[LineInput],
 ) -> Row | None:  # fmt: skip
-    """The order already made with this id by the same request, or None if no order
-    has the id; CONFLICT if another one has it."""
-    existing = (
-        await conn.execute(select(sales_orders).where(sales_orders.c.id == order_id))
-    ).first()
-    if existing is None:
-        return None
-    lines = await order_lines(conn, order_id)
-    visible = (
-        await conn.scalar(
-            select(sales_orders.c.id).where(sales_orders.c.id == order_id, visible_orders(who))
-        )  # fmt: skip
-    ) is not None
-    if visible and _same_request(existing, lines, wanted, inputs):
-        return existing
-    raise fail("id", "CONFLICT", "another sales order already has this id")
+    return await replay_document(
+        conn, sales_orders, order_id, visible=visible_orders(who),
+        lines=lambda: order_lines(conn, order_id), wanted=wanted, inputs=inputs,
+        entity="sales order",
+    )  # fmt: skip
 
 
 async def insert_document(

@@ -217,6 +217,25 @@ async def test_a_repeated_create_is_a_no_op(api, services, tenant, stocked):
     q1 = await create_quote(api, admin, stocked, line, id=quote_id)
     q2 = await create_quote(api, admin, stocked, line, id=quote_id)
     assert (q1["number"], q1["version"]) == (q2["number"], q2["version"])
+    other = await payload(api, CREATE_QUOTE, "createQuote", {
+        "id": quote_id, "customerId": stocked.customer,
+        "lines": [{"productId": stocked.products[0], "quantity": "5"}],
+    }, admin)  # fmt: skip
+    assert [(e["field"], e["code"]) for e in other["userErrors"]] == [("id", "CONFLICT")]
+    # A typed price is part of the request: the same one replays, another conflicts.
+    manual = [{"productId": stocked.products[0], "quantity": "1", "unitPrice": "8.50"}]
+    repriced = [{**manual[0], "unitPrice": "8.60"}]
+    for create, mutation, field, extra in (
+        (create_order, CREATE_ORDER, "createSalesOrder", {"warehouseId": stocked.warehouse}),
+        (create_quote, CREATE_QUOTE, "createQuote", {}),
+    ):
+        kept = str(uuid.uuid4())
+        first = await create(api, admin, stocked, manual, id=kept)
+        assert (await create(api, admin, stocked, manual, id=kept))["number"] == first["number"]
+        again = await payload(api, mutation, field, {
+            "id": kept, "customerId": stocked.customer, "lines": repriced, **extra,
+        }, admin)  # fmt: skip
+        assert [(e["field"], e["code"]) for e in again["userErrors"]] == [("id", "CONFLICT")]
 
 
 async def test_replacing_lines_reprices_a_draft(api, services, tenant, stocked):
