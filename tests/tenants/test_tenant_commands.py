@@ -20,7 +20,9 @@ KEHU = os.path.join(os.path.dirname(sys.executable), "kehu")
 
 def kehu(settings, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url}
-    return subprocess.run([KEHU, *args], env=env, capture_output=True, text=True, timeout=120)
+    # `kehu migrate` walks every tenant the session database has gathered (hundreds by
+    # the end of the suite): a ceiling for a hung command, not a speed target.
+    return subprocess.run([KEHU, *args], env=env, capture_output=True, text=True, timeout=600)
 
 
 def slug() -> str:
