@@ -1,8 +1,8 @@
 """Stock mutations: each one transaction, audited, with userErrors naming the field
 (`lines[2].quantity`). Moves and stock takes need stock:write; warehouses and reorder
-rules warehouses:manage. Moves and stock takes are limited to the warehouses the
-caller's data scope shows (the service checks, given `who`); batches expire by the
-tenant's calendar day."""
+rules warehouses:manage. Moves, stock takes and reorder rules are limited to the
+warehouses the caller's data scope shows (the service checks, given `who`); batches
+expire by the tenant's calendar day."""
 
 from __future__ import annotations
 
@@ -218,7 +218,7 @@ class StockMutations:
     ) -> SetReorderRulePayload:
         async def change(conn, actor, who):
             return await reorder.set_rule(
-                conn, actor=actor, rule_id=input.id, product_id=input.product_id,
+                conn, actor=actor, who=who, rule_id=input.id, product_id=input.product_id,
                 warehouse_id=input.warehouse_id, min_quantity=input.min_quantity,
                 max_quantity=input.max_quantity, version=input.version,
             )  # fmt: skip
@@ -231,7 +231,7 @@ class StockMutations:
     ) -> RemoveReorderRulePayload:
         async def change(conn, actor, who):
             return await reorder.remove_rule(
-                conn, actor=actor, rule_id=require_uuid(input.id, "id", "reorder rule"),
+                conn, actor=actor, who=who, rule_id=require_uuid(input.id, "id", "reorder rule"),
                 version=input.version,
             )  # fmt: skip
 

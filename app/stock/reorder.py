@@ -42,15 +42,17 @@ from app.activities.tables import notifications
 from app.api.ids import parse_uuid
 from app.audit.service import Actor, record
 from app.auth.permissions import BUILTIN_ROLES
+from app.auth.principal import Scoped
 from app.auth.tables import roles
 from app.catalog.tables import products
 from app.errors import UserError, UserErrors, fail
-from app.records import apply_change, insert_once
+from app.records import apply_change, insert_once, lock_for_change
 from app.stock import ledger
 from app.stock.queries import (
     available_in_level,
     below_min,
     expired_in_level,
+    in_visible_warehouse,
     warehouse_visible_to,
 )
 from app.stock.rules import check_min_max, quantity
@@ -62,21 +64,14 @@ logger = logging.getLogger("kehu.stock")
 ALERTED = ("warehouses:manage", "stock:write")
 
 
-async def lock_rule(conn: AsyncConnection, rule_id: uuid.UUID, version: int | None) -> Row:
-    row = (
-        await conn.execute(
-            select(reorder_rules).where(reorder_rules.c.id == rule_id).with_for_update()
-        )
-    ).first()
-    if row is None:
-        raise fail("id", "NOT_FOUND", "no such reorder rule")
-    if version is not None and version != row.version:
-        raise fail(
-            "version", "CONFLICT",
-            f"this rule was changed by someone else (it is now at version {row.version}); "
-            "reload it and try again",
-        )  # fmt: skip
-    return row
+async def lock_rule(
+    conn: AsyncConnection, who: Scoped, rule_id: uuid.UUID, version: int | None
+) -> Row:
+    """The rule, if `who` may see its warehouse (else NOT_FOUND, as for no rule)."""
+    return await lock_for_change(
+        conn, reorder_rules, rule_id, entity="reorder rule", version=version,
+        visible=in_visible_warehouse(who, reorder_rules.c.warehouse_id),
+    )  # fmt: skip
 
 
 async def _set_level_minimum(
@@ -91,11 +86,12 @@ async def _set_level_minimum(
 
 
 async def set_rule(
-    conn: AsyncConnection, *, actor: Actor, rule_id: Any, product_id: Any, warehouse_id: Any,
-    min_quantity: Any, max_quantity: Any, version: int | None = None,
+    conn: AsyncConnection, *, actor: Actor, who: Scoped, rule_id: Any, product_id: Any,
+    warehouse_id: Any, min_quantity: Any, max_quantity: Any, version: int | None = None,
 ) -> Row:  # fmt: skip
     """Create or change the rule of a product in a warehouse (one per pair). `rule_id`
-    is a client-supplied id for a new rule."""
+    is a client-supplied id for a new rule. A warehouse outside `who`'s data scope is
+    NOT_FOUND, as one that does not exist (`ledger.load_warehouses`)."""
     errors = check_min_max(min_quantity, max_quantity)
     pid = parse_uuid(product_id) if product_id is not None else None
     wid = parse_uuid(warehouse_id) if warehouse_id is not None else None
@@ -104,7 +100,7 @@ async def set_rule(
         errors.append(UserError("id", "INVALID", "an id is a UUID"))
     if pid is None or not await ledger.load_products(conn, [pid]):
         errors.append(UserError("productId", "NOT_FOUND", "no such product"))
-    if wid is None or not await ledger.load_warehouses(conn, [wid]):
+    if wid is None or not await ledger.load_warehouses(conn, [wid], who):
         errors.append(UserError("warehouseId", "NOT_FOUND", "no such warehouse"))
     if errors:
         raise UserErrors(errors)
@@ -146,10 +142,11 @@ async def set_rule(
 
 
 async def remove_rule(
-    conn: AsyncConnection, *, actor: Actor, rule_id: uuid.UUID, version: int | None
+    conn: AsyncConnection, *, actor: Actor, who: Scoped, rule_id: uuid.UUID, version: int | None
 ) -> Row:
-    """Delete a rule (its alerts stay in people's inboxes)."""
-    current = await lock_rule(conn, rule_id, version)
+    """Delete a rule (its alerts stay in people's inboxes); one in a warehouse outside
+    `who`'s data scope is NOT_FOUND, as a rule that does not exist."""
+    current = await lock_rule(conn, who, rule_id, version)
     await conn.execute(reorder_rules.delete().where(reorder_rules.c.id == rule_id))
     await _set_level_minimum(conn, current.product_id, current.warehouse_id, None)
     await record(

@@ -17,6 +17,7 @@ from app.auth.principal import Scoped
 from app.customers.queries import lock_referenced_customer
 from app.errors import UserError, UserErrors
 from app.records import apply_change, insert_once, lock_for_change
+from app.stock.queries import visible_warehouses
 from app.stock.rules import MAX_NAME, check_code
 from app.stock.tables import WAREHOUSE_KINDS, warehouses
 from app.validation import check_choice, check_required, clean
@@ -87,9 +88,11 @@ async def update_warehouse(
     conn: AsyncConnection, *, actor: Actor, who: Scoped, warehouse_id: uuid.UUID,
     version: int | None, fields: dict[str, Any],
 ) -> Row:  # fmt: skip
+    # Out of the caller's data scope answers as no warehouse, whatever the version.
     current = await lock_for_change(
-        conn, warehouses, warehouse_id, entity="warehouse", version=version
-    )
+        conn, warehouses, warehouse_id, entity="warehouse", version=version,
+        visible=visible_warehouses(who),
+    )  # fmt: skip
     values = {k: v for k, v in fields.items() if k in FIELDS}
     errors = _normalise(values, creating=False)
     if not errors:

@@ -15,6 +15,7 @@ from helpers import make_tenant
 from sqlalchemy import func, select, text, update
 
 from app.audit.service import SYSTEM
+from app.auth.tokens import issue_access_token
 from app.db import tenant_transaction
 from app.stock.tables import (
     stock_batch_levels,
@@ -174,6 +175,45 @@ async def add_user(services, tenant, role: str, *, active: bool = True) -> uuid.
                 {"id": user.id},
             )
     return user.id
+
+
+CREATE_ROLE = f"""mutation($input: CreateRoleInput!) {{
+  createRole(input: $input) {{ {ERRORS} }} }}"""
+CREATE_CUSTOMER = f"""mutation($input: CreateCustomerInput!) {{
+  createCustomer(input: $input) {{ customer {{ id }} {ERRORS} }} }}"""
+CREATE_USER = f"""mutation($input: CreateUserInput!) {{
+  createUser(input: $input) {{ user {{ id }} {ERRORS} }} }}"""
+
+
+async def add_role(api, admin: str, name: str, data_scope: str, permissions: list[str]) -> None:
+    """A tenant-defined role, made through createRole."""
+    made = await api.gql(CREATE_ROLE, {"input": {
+        "name": name, "dataScope": data_scope, "permissions": permissions}}, token=admin)  # fmt: skip
+    assert made["createRole"]["userErrors"] == [], made
+
+
+async def add_distributor(api, admin: str) -> str:
+    """A customer that is a distributor (partner users work for one)."""
+    made = await api.gql(CREATE_CUSTOMER, {"input": {
+        "name": f"经销商{uuid.uuid4().hex[:6]}", "isDistributor": True}}, token=admin)  # fmt: skip
+    assert made["createCustomer"]["userErrors"] == [], made
+    return made["createCustomer"]["customer"]["id"]
+
+
+async def add_distributor_user(api, services, tenant, role: str,
+                               distributor: str) -> tuple[str, str]:  # fmt: skip
+    """A user of `role` (data scope assigned) working for `distributor`, made through
+    createUser: their id and a real signed token."""
+    made = await api.gql(CREATE_USER, {"input": {
+        "email": f"clerk-{uuid.uuid4().hex[:6]}@{tenant.slug}.cn", "name": "寄售仓管",
+        "role": role, "distributorId": distributor}}, token=tenant.tokens["admin"])  # fmt: skip
+    assert made["createUser"]["userErrors"] == [], made
+    user_id = made["createUser"]["user"]["id"]
+    token = await issue_access_token(
+        keyring=services.keyring, settings=services.settings, tenant_id=tenant.id,
+        user_id=uuid.UUID(user_id), roles=[role],
+    )  # fmt: skip
+    return user_id, token
 
 
 async def bulk_products(owner, tenant, count: int, *, prefix: str = "BULK",

@@ -19,20 +19,18 @@ from stock_helpers import (
     POST_TAKE,
     SET_RULE,
     Stock,
+    add_distributor,
+    add_distributor_user,
+    add_role,
     add_user,
     dec,
 )
 
 from app.activities.tables import notifications
-from app.auth.tokens import issue_access_token
 from app.db import tenant_transaction
 from workers.scheduled import run_in_tenant
 
 ROLE = "consignment-clerk"
-CREATE_CUSTOMER = """mutation($input: CreateCustomerInput!) {
-  createCustomer(input: $input) { customer { id } userErrors { field code message } } }"""
-CREATE_USER = """mutation($input: CreateUserInput!) {
-  createUser(input: $input) { user { id } userErrors { field code message } } }"""
 
 
 @dataclass
@@ -45,39 +43,12 @@ class Scene:
     clerk: str  # token: the custom assigned-scope role, working for `mine`'s distributor
 
 
-async def _distributor(api, admin: str) -> str:
-    made = await api.gql(CREATE_CUSTOMER, {"input": {
-        "name": f"经销商{uuid.uuid4().hex[:6]}", "isDistributor": True}}, token=admin)  # fmt: skip
-    assert made["createCustomer"]["userErrors"] == [], made
-    return made["createCustomer"]["customer"]["id"]
-
-
-async def _clerk(api, services, tenant, distributor: str) -> tuple[str, str]:
-    made = await api.gql(CREATE_USER, {"input": {
-        "email": f"clerk-{uuid.uuid4().hex[:6]}@{tenant.slug}.cn", "name": "寄售仓管",
-        "role": ROLE, "distributorId": distributor}}, token=tenant.tokens["admin"])  # fmt: skip
-    assert made["createUser"]["userErrors"] == [], made
-    user_id = made["createUser"]["user"]["id"]
-    token = await issue_access_token(
-        keyring=services.keyring, settings=services.settings, tenant_id=tenant.id,
-        user_id=uuid.UUID(user_id), roles=[ROLE],
-    )  # fmt: skip
-    return user_id, token
-
-
 @pytest.fixture(scope="module")
 async def scene(api, owner, services) -> Scene:
     tenant = await make_tenant(owner, services, "wscope")
     stock, admin = Stock(api), tenant.tokens["admin"]
-    role = await api.gql(
-        """mutation($input: CreateRoleInput!) { createRole(input: $input) {
-             userErrors { field code message } } }""",
-        {"input": {"name": ROLE, "dataScope": "ASSIGNED",
-                   "permissions": ["stock:read", "stock:write", "products:read"]}},
-        token=admin,
-    )  # fmt: skip
-    assert role["createRole"]["userErrors"] == [], role
-    d, e = await _distributor(api, admin), await _distributor(api, admin)
+    await add_role(api, admin, ROLE, "ASSIGNED", ["stock:read", "stock:write", "products:read"])
+    d, e = await add_distributor(api, admin), await add_distributor(api, admin)
     product = await stock.product(admin)
     hq = await stock.warehouse(admin)
     mine = await stock.warehouse(admin, kind="CONSIGNMENT", customerId=d)
@@ -89,7 +60,7 @@ async def scene(api, owner, services) -> Scene:
             {"warehouseId": warehouse, "lines": [{"productId": product, "quantity": "10"}]},
             admin,
         )  # fmt: skip
-    _, clerk = await _clerk(api, services, tenant, d)
+    _, clerk = await add_distributor_user(api, services, tenant, ROLE, d)
     return Scene(tenant, product, hq, mine, theirs, clerk)
 
 
@@ -169,21 +140,15 @@ async def _alerts(services, tenant) -> set[tuple[uuid.UUID, str]]:
 async def test_alerts_reach_only_people_who_see_the_warehouse(api, owner, services):
     tenant = await make_tenant(owner, services, "wscopealert")
     stock, admin = Stock(api), tenant.tokens["admin"]
-    role = await api.gql(
-        """mutation($input: CreateRoleInput!) { createRole(input: $input) {
-             userErrors { field code message } } }""",
-        {"input": {"name": ROLE, "dataScope": "ASSIGNED", "permissions": ["stock:write"]}},
-        token=admin,
-    )  # fmt: skip
-    assert role["createRole"]["userErrors"] == [], role
-    d, e = await _distributor(api, admin), await _distributor(api, admin)
+    await add_role(api, admin, ROLE, "ASSIGNED", ["stock:write"])
+    d, e = await add_distributor(api, admin), await add_distributor(api, admin)
     product = await stock.product(admin)
     codes = {"hq": f"HQ-{uuid.uuid4().hex[:6]}", "d": f"D-{uuid.uuid4().hex[:6]}"}
     hq = await stock.warehouse(admin, code=codes["hq"])
     mine = await stock.warehouse(admin, code=codes["d"], kind="CONSIGNMENT", customerId=d)
     keeper = await add_user(services, tenant, "warehouse")
-    clerk_d, _ = await _clerk(api, services, tenant, d)
-    clerk_e, _ = await _clerk(api, services, tenant, e)
+    clerk_d, _ = await add_distributor_user(api, services, tenant, ROLE, d)
+    clerk_e, _ = await add_distributor_user(api, services, tenant, ROLE, e)
     for warehouse in (hq, mine):
         await stock.ok(SET_RULE, "setReorderRule", {
             "productId": product, "warehouseId": warehouse, "minQuantity": "1",
