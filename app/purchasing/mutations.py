@@ -1,6 +1,8 @@
 """Purchasing mutations: each one transaction, audited, with userErrors naming the field
 (`lines[1].quantity`). Suppliers and orders need purchasing:write; receiving goods
-purchasing:receive."""
+purchasing:receive. Typing unit costs (an order's lines), or changing the currency or
+the tax basis of a draft, also needs purchasing:read_cost, the permission to read them
+back: FORBIDDEN on `lines[i].unitCost`, `currency`, `pricesIncludeTax` otherwise."""
 
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ from app.purchasing.inputs import (
     UpdateSupplierPayload,
 )
 from app.purchasing.queries import get_order
-from app.purchasing.rules import OrderLine, ReceiptLine
+from app.purchasing.rules import READ_COST, OrderLine, ReceiptLine
 from app.purchasing.types import build_orders, build_receipts, build_suppliers
 
 WRITE = requires("purchasing:write")
@@ -101,6 +103,7 @@ class PurchasingMutations:
             return await service.create_purchase_order(
                 conn, actor=actor, order_id=optional_uuid(input.id, "id", "purchase order"),
                 fields=fields, lines=_lines(input.lines), today=tenant_today(info),
+                may_set_costs=info.context.principal.can(READ_COST),
             )  # fmt: skip
 
         return await _one(info, CreatePurchaseOrderPayload, "purchaseOrder", build_orders, change)
@@ -118,7 +121,7 @@ class PurchasingMutations:
             return await service.update_purchase_order(
                 conn, actor=actor, order_id=require_uuid(input.id, "id", "purchase order"),
                 version=input.version, fields=provided(input, service.ORDER_FIELDS, IDS),
-                lines=lines,
+                lines=lines, may_set_costs=info.context.principal.can(READ_COST),
             )  # fmt: skip
 
         return await _one(info, UpdatePurchaseOrderPayload, "purchaseOrder", build_orders, change)

@@ -16,6 +16,9 @@ from app.errors import UserError
 from app.stock.rules import MAX_LINES, check_quantity, quantity
 from app.validation import check_email, check_length, check_phone, check_required, clean
 
+# Purchase prices are readable only with it (app/purchasing/types.py), so only its
+# holders may type them: nobody sets a price they could never read back.
+READ_COST = "purchasing:read_cost"
 CODE = re.compile(r"^[^\s\x00-\x1f\x7f]{1,64}$")
 RATE_PLACES = Decimal("0.0001")  # numeric(5, 4)
 DATES = (dt.date(1900, 1, 1), dt.date(2999, 12, 31))
@@ -120,6 +123,21 @@ def check_dates(order_date: dt.date | None, expected_date: dt.date | None) -> li
     return []
 
 
+def cost_forbidden(field: str, what: str) -> UserError:
+    return UserError(field, "FORBIDDEN", f"{what} needs the {READ_COST} permission")
+
+
+def cost_basis_errors(values: dict[str, Any], current: Any) -> list[UserError]:
+    """For someone without READ_COST: the currency and the tax basis (pricesIncludeTax)
+    say what the stored unit costs mean, so changing either reprices the order blind
+    (FORBIDDEN); giving the value it already has is fine."""
+    return [
+        cost_forbidden(api_name(key), f"changing {api_name(key)}, which says what costs mean,")
+        for key in ("currency", "prices_include_tax")
+        if key in values and values[key] != getattr(current, key)
+    ]
+
+
 @dataclass
 class OrderLine:
     """A line as asked (`tax_rate` None: the product's), then as stored."""
@@ -130,9 +148,12 @@ class OrderLine:
     tax_rate: Any = None
 
 
-def check_lines(lines: list[OrderLine], field: str = "lines") -> list[UserError]:
+def check_lines(
+    lines: list[OrderLine], field: str = "lines", *, may_set_costs: bool
+) -> list[UserError]:
     """Quantities (more than 0, 3 decimals) and unit costs (0 or more, 4 decimals) of
-    the lines, at least one and at most MAX_LINES; tax rates when given."""
+    the lines, at least one and at most MAX_LINES; tax rates when given. Without
+    `may_set_costs` (READ_COST) every unit cost is FORBIDDEN."""
     if not lines:
         return [UserError(field, "REQUIRED", "a purchase order has at least one line")]
     if len(lines) > MAX_LINES:
@@ -144,7 +165,9 @@ def check_lines(lines: list[OrderLine], field: str = "lines") -> list[UserError]
             errors.append(UserError(f"{at}.productId", "NOT_FOUND", "no such product"))
         if error := check_quantity(f"{at}.quantity", line.quantity):
             errors.append(error)
-        if error := check_price(f"{at}.unitCost", line.unit_cost):
+        if not may_set_costs:
+            errors.append(cost_forbidden(f"{at}.unitCost", "setting a unit cost"))
+        elif error := check_price(f"{at}.unitCost", line.unit_cost):
             errors.append(error)
         if line.tax_rate is not None and (error := check_tax_rate(f"{at}.taxRate", line.tax_rate)):
             errors.append(error)

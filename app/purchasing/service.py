@@ -36,6 +36,7 @@ from app.purchasing.rules import (
     api_name,
     check_dates,
     check_lines,
+    cost_basis_errors,
     normalise_order,
     normalise_supplier,
 )
@@ -159,12 +160,13 @@ async def _warehouse(conn: AsyncConnection, warehouse_id: uuid.UUID | None) -> l
 
 async def _priced_lines(
     conn: AsyncConnection, lines: list[OrderLine], *, prices_include_tax: bool,
-    stored: bool = False,
+    may_set_costs: bool, stored: bool = False,
 ) -> tuple[list[dict[str, Any]], LineAmounts]:  # fmt: skip
     """The lines as stored (products checked, tax rates defaulted to the product's,
     amounts computed per app/catalog/pricing.py) and the document totals. `stored`:
-    the order's own lines, already checked (only their amounts are computed again)."""
-    errors = [] if stored else check_lines(lines)
+    the order's own lines, already checked (only their amounts are computed again).
+    `may_set_costs`: the caller holds READ_COST (else given unit costs are FORBIDDEN)."""
+    errors = [] if stored else check_lines(lines, may_set_costs=may_set_costs)
     ids = [x.product_id for x in lines if x.product_id is not None]
     found = {}
     if ids and not stored:
@@ -229,10 +231,11 @@ def _audit_lines(rows: list[dict[str, Any]]) -> list[list[str]]:
 
 async def create_purchase_order(
     conn: AsyncConnection, *, actor: Actor, order_id: uuid.UUID | None, fields: dict[str, Any],
-    lines: list[OrderLine], today: dt.date,
+    lines: list[OrderLine], today: dt.date, may_set_costs: bool,
 ) -> Row:  # fmt: skip
     """A draft purchase order (PO-2026-000001) with its lines. The currency defaults to
-    the supplier's, the order date to `today`, each line's tax rate to its product's."""
+    the supplier's, the order date to `today`, each line's tax rate to its product's.
+    Every line has a unit cost, so without `may_set_costs` (READ_COST) it is refused."""
     values = {k: v for k, v in fields.items() if k in ORDER_FIELDS}
     given_order_date = values.get("order_date") is not None
     values.setdefault("expected_date", None)
@@ -250,8 +253,9 @@ async def create_purchase_order(
         values["currency"] = supplier.currency
     try:
         rows, sums = await _priced_lines(
-            conn, lines, prices_include_tax=values["prices_include_tax"]
-        )
+            conn, lines, prices_include_tax=values["prices_include_tax"],
+            may_set_costs=may_set_costs,
+        )  # fmt: skip
     except UserErrors as error:
         raise UserErrors(errors + error.errors) from None
     if errors:
@@ -308,10 +312,13 @@ async def _existing_order(
 
 async def update_purchase_order(
     conn: AsyncConnection, *, actor: Actor, order_id: uuid.UUID, version: int | None,
-    fields: dict[str, Any], lines: list[OrderLine] | None,
+    fields: dict[str, Any], lines: list[OrderLine] | None, may_set_costs: bool,
 ) -> Row:  # fmt: skip
     """Change a draft: the given header fields, and the lines when `lines` is given
-    (they replace all of them). Anything but a draft is refused (INVALID_TRANSITION)."""
+    (they replace all of them). Anything but a draft is refused (INVALID_TRANSITION).
+    Without `may_set_costs` (READ_COST): no lines (they carry unit costs), and no change
+    of the currency or the tax basis (they say what the stored costs mean); the other
+    header fields change as for anyone."""
     current = await lock_order(conn, order_id, version)
     transition(current.status, Action.EDIT)
     values = {k: v for k, v in fields.items() if k in ORDER_FIELDS}
@@ -319,6 +326,8 @@ async def update_purchase_order(
         if key in values and values[key] is None:
             raise fail(api_name(key), "REQUIRED", f"{api_name(key)} cannot be null")
     errors = normalise_order(values)
+    if not may_set_costs:
+        errors += cost_basis_errors(values, current)
     merged = {k: values.get(k, getattr(current, k)) for k in ORDER_FIELDS}
     errors += check_dates(merged["order_date"], merged["expected_date"])
     if "supplier_id" in values and values["supplier_id"] != current.supplier_id:
@@ -331,7 +340,8 @@ async def update_purchase_order(
             conn,
             lines if lines is not None
             else [OrderLine(x.product_id, x.quantity, x.unit_cost, x.tax_rate) for x in stored],
-            prices_include_tax=merged["prices_include_tax"], stored=lines is None,
+            prices_include_tax=merged["prices_include_tax"], may_set_costs=may_set_costs,
+            stored=lines is None,
         )  # fmt: skip
     except UserErrors as error:
         raise UserErrors(errors + error.errors) from None

@@ -19,11 +19,12 @@ from app.api.permissions import requires
 from app.auth.principal import Scoped
 from app.catalog.types import Product
 from app.purchasing import queries
+from app.purchasing.rules import READ_COST
 from app.stock.types import AVAILABLE, EXPIRED, Batch, Warehouse, loaders
 
 # Purchase prices reveal what the goods cost: like a product's cost price
 # (products:read_cost), each price field is refused (FORBIDDEN, null) without it.
-COST = "purchasing:read_cost"
+COST = READ_COST
 COST_HELP = " Refused (FORBIDDEN) without purchasing:read_cost."
 
 

@@ -67,7 +67,7 @@ async def crowded(owner, services):
                         "expected_date": TODAY},
                 lines=[OrderLine(products[(i + k) % 6].id, Decimal(10), Decimal(2))
                        for k in range(3)],
-                today=TODAY,
+                today=TODAY, may_set_costs=True,
             )  # fmt: skip
             await service.send_purchase_order(conn, actor=SYSTEM, order_id=order.id, version=None)
             lines = await service.lines_of(conn, order.id)
