@@ -76,7 +76,7 @@ class PurchaseOrderLineInput:
     quantity: Decimal = strawberry.field(description="More than 0, at most 3 decimals.")
     unit_cost: Decimal = strawberry.field(
         description="0 or more, at most 4 decimals, in the order's currency (tax-inclusive "
-        "if pricesIncludeTax)."
+        "if pricesIncludeTax). Setting it needs purchasing:read_cost (FORBIDDEN otherwise)."
     )
     tax_rate: Decimal | None = strawberry.field(
         default=None, description="A fraction (0.13 is 13 %); default the product's."
@@ -112,8 +112,12 @@ class UpdatePurchaseOrderInput:
     warehouse_id: strawberry.ID | None = UNSET
     expected_date: dt.date | None = UNSET
     order_date: dt.date | None = UNSET
-    currency: str | None = UNSET
-    prices_include_tax: bool | None = UNSET
+    currency: str | None = strawberry.field(
+        default=UNSET, description="Changing it needs purchasing:read_cost (it reprices costs)."
+    )
+    prices_include_tax: bool | None = strawberry.field(
+        default=UNSET, description="Changing it needs purchasing:read_cost (it reprices costs)."
+    )
     notes: str | None = UNSET
     lines: list[PurchaseOrderLineInput] | None = strawberry.field(
         default=UNSET, description="Replaces all the lines when given."
