@@ -9,6 +9,7 @@ from typing import Any
 
 from arq import Retry
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
 from app.accounts import history, mail, reset
 from app.audit.service import Actor
@@ -25,6 +26,7 @@ logger = logging.getLogger("kehu.worker")
 JOB_TIMEOUT_SECONDS = 60
 # A job whose heartbeat is older than this lost its worker (or Redis lost its message).
 STALL_SECONDS = 3 * JOB_TIMEOUT_SECONDS
+SWEEP_BATCH = 100
 # A mail the server keeps refusing is dropped after this many tries (2.5 minutes of
 # backoff: 10, 20, 40, 80 seconds).
 MAIL_MAX_TRIES = 5
@@ -130,7 +132,9 @@ async def check_low_stock(ctx: dict[str, Any], *, slot: str | None = None) -> in
 
 async def sweep_stalled_jobs(ctx: dict[str, Any]) -> int:
     """Re-enqueue unfinished jobs whose heartbeat stopped (dead worker, lost message),
-    failing those that already used their attempts. One statement over all tenants."""
+    failing those that already used their attempts. One statement per 100 tenants; a
+    tenant whose schema cannot be read (mid-migration, broken) is logged and skipped,
+    and holds back no other."""
     services = ctx["services"]
     async with services.engine.connect() as conn:
         tenants = (
@@ -141,23 +145,44 @@ async def sweep_stalled_jobs(ctx: dict[str, Any]) -> int:
             )
         ).all()
     stalled = 0
-    for start in range(0, len(tenants), 100):
-        batch = tenants[start : start + 100]
-        union = " UNION ALL ".join(
-            f"SELECT {i} AS tenant_no, id FROM {quote_ident(schema)}.jobs "
-            "WHERE status IN ('queued', 'running') "
-            f"AND heartbeat_at < now() - interval '{STALL_SECONDS} seconds'"
-            for i, (_, schema) in enumerate(batch)
-        )
-        async with services.engine.connect() as conn:
-            rows = (await conn.execute(text(union))).all()
-        for row in rows:
-            tenant_id, schema = batch[row.tenant_no]
-            await _revive(services, tenant_id, schema, row.id)
+    for start in range(0, len(tenants), SWEEP_BATCH):
+        batch = tenants[start : start + SWEEP_BATCH]
+        for tenant_id, schema, job_id in await _stalled_in(services.engine, batch):
+            try:
+                await _revive(services, tenant_id, schema, job_id)
+            except Exception:
+                logger.exception("could not revive job %s of tenant %s", job_id, tenant_id)
+                continue
             stalled += 1
     if stalled:
         await outbox.relay(services.engine, services.queue)
     return stalled
+
+
+async def _stalled_in(engine: Any, batch: list) -> list[tuple[uuid.UUID, str, uuid.UUID]]:
+    """(tenant id, schema, job id) of the stalled jobs of these tenants: one statement,
+    or, if it fails, one per tenant so that only the unreadable tenant is skipped."""
+
+    def select_stalled(i: int, schema: str) -> str:
+        return (
+            f"SELECT {i} AS tenant_no, id FROM {quote_ident(schema)}.jobs "
+            "WHERE status IN ('queued', 'running') "
+            f"AND heartbeat_at < now() - interval '{STALL_SECONDS} seconds'"
+        )
+
+    try:
+        async with engine.connect() as conn:
+            union = " UNION ALL ".join(select_stalled(i, s) for i, (_, s) in enumerate(batch))
+            rows = (await conn.execute(text(union))).all()
+    except DBAPIError:
+        rows = []
+        for i, (tenant_id, schema) in enumerate(batch):
+            try:
+                async with engine.connect() as conn:
+                    rows += (await conn.execute(text(select_stalled(i, schema)))).all()
+            except DBAPIError:
+                logger.exception("could not read the jobs of tenant %s", tenant_id)
+    return [(*batch[row.tenant_no], row.id) for row in rows]
 
 
 async def _revive(services: Any, tenant_id: uuid.UUID, schema: str, job_id: uuid.UUID) -> None:
