@@ -43,13 +43,15 @@ def check_quantity(field: str, value: Decimal | None, *, positive: bool) -> User
     return check_decimal(field, value, places=PRICE_PLACES, below=MAX_QUANTITY, positive=positive)
 
 
-def _tax_rate(value: Decimal | None) -> UserError | None:
-    if value is None or not value.is_finite() or not Decimal(0) <= value < Decimal(1):
+def check_tax_rate(field: str, value: Any) -> UserError | None:
+    """A tax rate as a fraction (0.13 is 13 %), from 0 to below 1, at most 4 decimals:
+    a product's, or one given on a line."""
+    if not isinstance(value, Decimal) or not value.is_finite() or not 0 <= value < 1:
         return UserError(
-            "taxRate", "INVALID", "taxRate is a fraction from 0 to below 1 (0.13 is 13 %)"
+            field, "INVALID", f"{field} is a fraction from 0 to below 1 (0.13 is 13 %)"
         )
     if value != value.quantize(RATE_PLACES):
-        return UserError("taxRate", "INVALID", "taxRate has at most 4 decimal places")
+        return UserError(field, "INVALID", f"{field} has at most 4 decimal places")
     return None
 
 
@@ -77,7 +79,7 @@ def normalise_product(fields: dict[str, Any], *, creating: bool) -> list[UserErr
         error := check_price("costPrice", fields["cost_price"])
     ):
         errors.append(error)
-    if "tax_rate" in fields and (error := _tax_rate(fields["tax_rate"])):
+    if "tax_rate" in fields and (error := check_tax_rate("taxRate", fields["tax_rate"])):
         errors.append(error)
     for flag in ("batch_tracked", "active"):
         if flag in fields and fields[flag] is None:

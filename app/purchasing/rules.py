@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from app.catalog.pricing import LineAmounts, line_amounts
-from app.catalog.rules import check_price
+from app.catalog.rules import check_price, check_tax_rate
 from app.company.currencies import normalise_currency
 from app.errors import UserError
 from app.stock.rules import MAX_LINES, check_quantity, quantity
@@ -20,7 +20,6 @@ from app.validation import check_email, check_length, check_phone, check_require
 # holders may type them: nobody sets a price they could never read back.
 READ_COST = "purchasing:read_cost"
 CODE = re.compile(r"^[^\s\x00-\x1f\x7f]{1,64}$")
-RATE_PLACES = Decimal("0.0001")  # numeric(5, 4)
 DATES = (dt.date(1900, 1, 1), dt.date(2999, 12, 31))
 MAX_TERMS = 365
 TEXT_LIMITS = {"name": 200, "contact_name": 100, "address": 500, "notes": 2000}
@@ -79,16 +78,6 @@ def normalise_supplier(fields: dict[str, Any], *, creating: bool) -> list[UserEr
     if "active" in fields and fields["active"] is None:
         errors.append(UserError("active", "REQUIRED", "active is true or false"))
     return errors
-
-
-def check_tax_rate(field: str, value: Any) -> UserError | None:
-    if not isinstance(value, Decimal) or not value.is_finite() or not 0 <= value < 1:
-        return UserError(
-            field, "INVALID", f"{field} is a fraction from 0 to below 1 (0.13 is 13 %)"
-        )
-    if value != value.quantize(RATE_PLACES):
-        return UserError(field, "INVALID", f"{field} has at most 4 decimal places")
-    return None
 
 
 def normalise_order(fields: dict[str, Any]) -> list[UserError]:
