@@ -12,6 +12,7 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.api.errors import UserErrorType
+from app.api.ids import graphql_id
 from app.customers.types import Customer
 from app.pool.config import PoolSettings as Settings
 from app.users.graphql import User
@@ -52,17 +53,14 @@ class OwnershipChange:
 
     @classmethod
     def from_row(cls, row: Row) -> OwnershipChange:
-        def _id(value: Any) -> strawberry.ID | None:
-            return strawberry.ID(str(value)) if value else None
-
         return cls(
             id=strawberry.ID(str(row.id)),
             customer_id=strawberry.ID(str(row.customer_id)),
             kind=OwnershipChangeKind(row.kind),
-            from_owner_id=_id(row.from_owner_id),
-            to_owner_id=_id(row.to_owner_id),
+            from_owner_id=graphql_id(row.from_owner_id),
+            to_owner_id=graphql_id(row.to_owner_id),
             reason=row.reason,
-            changed_by_id=_id(row.changed_by),
+            changed_by_id=graphql_id(row.changed_by),
             changed_at=row.changed_at,
         )
 

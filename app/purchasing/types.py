@@ -15,6 +15,7 @@ import strawberry
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.api.ids import graphql_id
 from app.api.permissions import requires
 from app.auth.principal import Scoped
 from app.catalog.types import Product
@@ -32,10 +33,6 @@ def _cost(description: str = "") -> Any:
     return strawberry.field(
         default=None, extensions=requires(COST), description=(description + COST_HELP).strip()
     )
-
-
-def _id(value: uuid.UUID | None) -> strawberry.ID | None:
-    return strawberry.ID(str(value)) if value is not None else None
 
 
 @strawberry.enum(
@@ -72,7 +69,7 @@ class Supplier:
     @classmethod
     def from_row(cls, row: Row) -> Supplier:
         return cls(
-            id=_id(row.id), code=row.code, name=row.name, contact_name=row.contact_name,
+            id=graphql_id(row.id), code=row.code, name=row.name, contact_name=row.contact_name,
             email=row.email, phone=row.phone, address=row.address,
             payment_terms_days=row.payment_terms_days, currency=row.currency, notes=row.notes,
             active=row.active, version=row.version, created_at=row.created_at,
@@ -114,8 +111,8 @@ class PurchaseOrderLine:
         zero = Decimal(0).quantize(remainder)
         closed = status == "closed"
         return cls(
-            id=_id(row.id), order_id=_id(row.order_id), position=row.position,
-            product_id=_id(row.product_id), quantity=row.quantity, unit_cost=row.unit_cost,
+            id=graphql_id(row.id), order_id=graphql_id(row.order_id), position=row.position,
+            product_id=graphql_id(row.product_id), quantity=row.quantity, unit_cost=row.unit_cost,
             tax_rate=row.tax_rate, net_amount=row.net_amount, tax_amount=row.tax_amount,
             gross_amount=row.gross_amount, received_quantity=row.received_quantity,
             open_quantity=zero if status in ("closed", "cancelled") else remainder,
@@ -139,9 +136,10 @@ class GoodsReceiptLine:
     @classmethod
     def from_row(cls, row: Row) -> GoodsReceiptLine:
         return cls(
-            id=_id(row.id), receipt_id=_id(row.receipt_id), position=row.position,
-            order_line_id=_id(row.order_line_id), product_id=_id(row.product_id),
-            quantity=row.quantity, batch_id=_id(row.batch_id), move_id=_id(row.move_id),
+            id=graphql_id(row.id), receipt_id=graphql_id(row.receipt_id), position=row.position,
+            order_line_id=graphql_id(row.order_line_id), product_id=graphql_id(row.product_id),
+            quantity=row.quantity, batch_id=graphql_id(row.batch_id),
+            move_id=graphql_id(row.move_id),
         )  # fmt: skip
 
 
@@ -167,9 +165,9 @@ class GoodsReceipt:
     @classmethod
     def from_row(cls, row: Row) -> GoodsReceipt:
         return cls(
-            id=_id(row.id), number=row.number, order_id=_id(row.order_id),
-            warehouse_id=_id(row.warehouse_id), received_on=row.received_on, note=row.note,
-            posting_id=_id(row.posting_id), created_by_id=_id(row.created_by),
+            id=graphql_id(row.id), number=row.number, order_id=graphql_id(row.order_id),
+            warehouse_id=graphql_id(row.warehouse_id), received_on=row.received_on, note=row.note,
+            posting_id=graphql_id(row.posting_id), created_by_id=graphql_id(row.created_by),
             created_at=row.created_at,
         )  # fmt: skip
 
@@ -211,14 +209,14 @@ class PurchaseOrder:
     @classmethod
     def from_row(cls, row: Row) -> PurchaseOrder:
         return cls(
-            id=_id(row.id), number=row.number, supplier_id=_id(row.supplier_id),
-            currency=row.currency, warehouse_id=_id(row.warehouse_id),
+            id=graphql_id(row.id), number=row.number, supplier_id=graphql_id(row.supplier_id),
+            currency=row.currency, warehouse_id=graphql_id(row.warehouse_id),
             order_date=row.order_date, expected_date=row.expected_date,
             prices_include_tax=row.prices_include_tax, status=PurchaseOrderStatus(row.status),
             net_total=row.net_total, tax_total=row.tax_total, gross_total=row.gross_total,
             notes=row.notes, sent_at=row.sent_at, received_at=row.received_at,
             cancelled_at=row.cancelled_at, cancel_reason=row.cancel_reason,
-            closed_at=row.closed_at, closed_by_id=_id(row.closed_by),
+            closed_at=row.closed_at, closed_by_id=graphql_id(row.closed_by),
             close_reason=row.close_reason, version=row.version, created_at=row.created_at,
             updated_at=row.updated_at,
         )  # fmt: skip
@@ -261,13 +259,13 @@ class SuggestedPurchase:
     @classmethod
     def from_row(cls, row: Row) -> SuggestedPurchase:
         return cls(
-            product_id=_id(row.product_id), warehouse_id=_id(row.warehouse_id),
+            product_id=graphql_id(row.product_id), warehouse_id=graphql_id(row.warehouse_id),
             min_quantity=row.min_quantity, max_quantity=row.max_quantity, on_hand=row.on_hand,
             reserved=row.reserved, expired_quantity=row.expired, available=row.available,
             on_order=row.on_order, expected_demand=row.demand, projected=row.projected,
-            suggested_quantity=row.suggested_quantity, supplier_id=_id(row.supplier_id),
+            suggested_quantity=row.suggested_quantity, supplier_id=graphql_id(row.supplier_id),
             last_unit_cost=row.last_unit_cost, last_currency=row.last_currency,
-            last_order_id=_id(row.last_order_id),
+            last_order_id=graphql_id(row.last_order_id),
         )  # fmt: skip
 
 

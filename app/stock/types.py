@@ -15,6 +15,7 @@ import strawberry
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.api.ids import graphql_id
 from app.auth.principal import Scoped
 from app.catalog import queries as catalog
 from app.catalog.types import Product, build_products
@@ -22,10 +23,6 @@ from app.customers.types import Customer, attach_customers
 from app.stock import queries
 from app.users.graphql import User
 from app.users.queries import users_by_id
-
-
-def _id(value: uuid.UUID | None) -> strawberry.ID | None:
-    return strawberry.ID(str(value)) if value is not None else None
 
 
 @strawberry.enum(description="STANDARD: our own warehouse. CONSIGNMENT: a transit warehouse at a "
@@ -75,8 +72,8 @@ class Warehouse:
     @classmethod
     def from_row(cls, row: Row) -> Warehouse:
         return cls(
-            id=_id(row.id), code=row.code, name=row.name, kind=WarehouseKind(row.kind),
-            customer_id=_id(row.customer_id), active=row.active, version=row.version,
+            id=graphql_id(row.id), code=row.code, name=row.name, kind=WarehouseKind(row.kind),
+            customer_id=graphql_id(row.customer_id), active=row.active, version=row.version,
             created_at=row.created_at, updated_at=row.updated_at,
         )  # fmt: skip
 
@@ -96,7 +93,7 @@ class Batch:
     @classmethod
     def from_row(cls, row: Row) -> Batch:
         return cls(
-            id=_id(row.id), product_id=_id(row.product_id), code=row.code,
+            id=graphql_id(row.id), product_id=graphql_id(row.product_id), code=row.code,
             expires_on=row.expires_on, produced_on=row.produced_on, created_at=row.created_at,
         )  # fmt: skip
 
@@ -149,7 +146,7 @@ class StockLevel:
         expired = expired_of(row)
         available = row.available - expired
         return cls(
-            product_id=_id(row.product_id), warehouse_id=_id(row.warehouse_id),
+            product_id=graphql_id(row.product_id), warehouse_id=graphql_id(row.warehouse_id),
             on_hand=row.on_hand, reserved=row.reserved, expired_quantity=expired,
             available=available, min_quantity=row.min_quantity,
             below_min=row.min_quantity is not None and available < row.min_quantity,
@@ -187,12 +184,12 @@ class StockMove:
     @classmethod
     def from_row(cls, row: Row) -> StockMove:
         return cls(
-            id=_id(row.id), posting_id=_id(row.posting_id), line=row.line,
-            kind=StockMoveKind(row.kind), product_id=_id(row.product_id),
-            warehouse_id=_id(row.warehouse_id), batch_id=_id(row.batch_id),
+            id=graphql_id(row.id), posting_id=graphql_id(row.posting_id), line=row.line,
+            kind=StockMoveKind(row.kind), product_id=graphql_id(row.product_id),
+            warehouse_id=graphql_id(row.warehouse_id), batch_id=graphql_id(row.batch_id),
             quantity=row.quantity, reason=row.reason, source_type=row.source_type,
-            source_id=_id(row.source_id), source_line_id=_id(row.source_line_id),
-            created_by_id=_id(row.created_by), created_at=row.created_at,
+            source_id=graphql_id(row.source_id), source_line_id=graphql_id(row.source_line_id),
+            created_by_id=graphql_id(row.created_by), created_at=row.created_at,
         )  # fmt: skip
 
 
@@ -218,7 +215,8 @@ class ReorderRule:
     @classmethod
     def from_row(cls, row: Row) -> ReorderRule:
         return cls(
-            id=_id(row.id), product_id=_id(row.product_id), warehouse_id=_id(row.warehouse_id),
+            id=graphql_id(row.id), product_id=graphql_id(row.product_id),
+            warehouse_id=graphql_id(row.warehouse_id),
             min_quantity=row.min_quantity, max_quantity=row.max_quantity,
             low_since=row.low_since, version=row.version, created_at=row.created_at,
             updated_at=row.updated_at,
@@ -246,8 +244,8 @@ class LowStockItem:
     @classmethod
     def from_row(cls, row: Row) -> LowStockItem:
         return cls(
-            rule=ReorderRule.from_row(row), product_id=_id(row.product_id),
-            warehouse_id=_id(row.warehouse_id), on_hand=row.on_hand, reserved=row.reserved,
+            rule=ReorderRule.from_row(row), product_id=graphql_id(row.product_id),
+            warehouse_id=graphql_id(row.warehouse_id), on_hand=row.on_hand, reserved=row.reserved,
             expired_quantity=row.expired, available=row.available, min_quantity=row.min_quantity,
             max_quantity=row.max_quantity, shortfall=row.shortfall, to_max=row.to_max,
         )  # fmt: skip
@@ -280,10 +278,10 @@ class StockTake:
     @classmethod
     def from_row(cls, row: Row) -> StockTake:
         return cls(
-            id=_id(row.id), number=row.number, warehouse_id=_id(row.warehouse_id),
+            id=graphql_id(row.id), number=row.number, warehouse_id=graphql_id(row.warehouse_id),
             status=StockTakeStatus(row.status), partial=row.partial, note=row.note,
             snapshot_at=row.snapshot_at, posted_at=row.posted_at,
-            cancelled_at=row.cancelled_at, posting_id=_id(row.posting_id),
+            cancelled_at=row.cancelled_at, posting_id=graphql_id(row.posting_id),
             version=row.version, created_at=row.created_at, updated_at=row.updated_at,
         )  # fmt: skip
 
@@ -304,8 +302,9 @@ class StockTakeLine:
     @classmethod
     def from_row(cls, row: Row) -> StockTakeLine:
         return cls(
-            id=_id(row.id), stock_take_id=_id(row.stock_take_id), product_id=_id(row.product_id),
-            batch_id=_id(row.batch_id), expected=row.expected, counted=row.counted,
+            id=graphql_id(row.id), stock_take_id=graphql_id(row.stock_take_id),
+            product_id=graphql_id(row.product_id),
+            batch_id=graphql_id(row.batch_id), expected=row.expected, counted=row.counted,
             difference=row.difference, counted_at=row.counted_at,
         )  # fmt: skip
 
@@ -394,7 +393,7 @@ async def build_levels(
         by_row = {id(b): n for b, n in zip(found, built, strict=True)}
         for node, row in zip(nodes, rows, strict=True):
             node.batches = [
-                BatchStock(batch_id=_id(b.id), on_hand=b.on_hand, batch=by_row[id(b)])
+                BatchStock(batch_id=graphql_id(b.id), on_hand=b.on_hand, batch=by_row[id(b)])
                 for b in grouped.get((row.product_id, row.warehouse_id), [])
             ]
     return nodes
