@@ -36,8 +36,17 @@ async def _lock(conn: AsyncConnection) -> None:
     await conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('kehu.signing_keys'))")
 
 
+def new_signing_key() -> ECKey:
+    """A P-256 key whose kid (its RFC 7638 thumbprint, base64url) does not start with
+    "-": operators pass kids to `kehu keys remove`, where one would read as an option."""
+    while True:
+        key = ECKey.generate_key(CURVE, private=True, auto_kid=True)
+        if not key.kid.startswith("-"):
+            return key
+
+
 async def _insert_new_key(conn: AsyncConnection) -> str:
-    key = ECKey.generate_key(CURVE, private=True, auto_kid=True)
+    key = new_signing_key()
     await conn.execute(
         insert(signing_keys).values(
             kid=key.kid,

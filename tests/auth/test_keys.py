@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.api.context import Services
-from app.auth.keys import KeyRing
+from app.auth.keys import KeyRing, new_signing_key
 from app.auth.tokens import issue_access_token
 from app.db import CATALOG, catalog_metadata, create_engine
 from app.main import create_app
@@ -440,3 +440,9 @@ async def test_the_app_role_cannot_change_keys(keyed):
     async with keyed.services.engine.connect() as conn:
         with pytest.raises(Exception, match="permission denied"):
             await conn.execute(text("DELETE FROM catalog.signing_keys"))
+
+
+def test_kids_never_read_as_command_line_options():
+    """`kehu keys remove <kid>`: a thumbprint is base64url, so 1 in 64 would start with
+    "-" and be taken for an option."""
+    assert not [k.kid for k in (new_signing_key() for _ in range(300)) if k.kid.startswith("-")]
