@@ -8,6 +8,7 @@ from arq import cron
 from arq.worker import Worker, func
 
 import workers.registry  # noqa: F401  (registers every capability's job handlers)
+from app.accounts.invitations import SEND_INVITATION_MAIL
 from app.accounts.reset import SEND_RESET_MAIL
 from app.services import close_services, create_services
 from app.settings import Settings
@@ -23,6 +24,7 @@ from workers.tasks import (
     reclaim_idle_customers,
     relay_outbox,
     run_job,
+    send_invitation_mail,
     send_password_reset_mail,
     send_reminders,
     sweep_stalled_jobs,
@@ -44,6 +46,12 @@ def build_worker(
             func(run_job, name="run_job", timeout=JOB_TIMEOUT_SECONDS, max_tries=8),
             func(
                 send_password_reset_mail, name=SEND_RESET_MAIL, timeout=60, max_tries=MAIL_MAX_TRIES
+            ),
+            func(
+                send_invitation_mail,
+                name=SEND_INVITATION_MAIL,
+                timeout=60,
+                max_tries=MAIL_MAX_TRIES,
             ),
             *scheduled.functions(),
         ],

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable
 from typing import Any
 
 from arq import Retry
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from app.accounts import history, mail, reset
+from app.accounts import history, invitations, mail, reset
 from app.audit.service import Actor
 from app.auth.principal import load_tenant
 from app.db import tenant_transaction
@@ -69,20 +70,33 @@ async def run_job(ctx: dict[str, Any], *, tenant_id: str, job_id: str) -> str:
 
 async def send_password_reset_mail(ctx: dict[str, Any], *, tenant_id: str, account_id: str) -> str:
     """Mail a password-reset link (`tenant_id` is the outbox's placeholder: an
-    account's mail belongs to no tenant). Retried with backoff while the mail server
-    fails; each try makes a new link, invalidating the one a failed try made."""
+    account's mail belongs to no tenant). Each try makes a new link, invalidating the
+    one a failed try made."""
+    sent = await _mail(ctx, "a password reset", account_id,
+                       reset.mail_reset_link(ctx["services"], uuid.UUID(account_id)))  # fmt: skip
+    return sent if isinstance(sent, str) else "sent" if sent else "no such account"
+
+
+async def send_invitation_mail(ctx: dict[str, Any], *, tenant_id: str, account_id: str) -> str:
+    """Mail an invitation to join `tenant_id` (the outbox row's: the inviting tenant).
+    Safe to run twice: a second mail says the same."""
+    sent = await _mail(ctx, "an invitation", account_id, invitations.mail_invitation(
+        ctx["services"], uuid.UUID(account_id), uuid.UUID(tenant_id)))  # fmt: skip
+    return sent if isinstance(sent, str) else "sent" if sent else "no longer pending"
+
+
+async def _mail(ctx: dict[str, Any], what: str, account_id: str, sending: Awaitable[bool]):
+    """Await `sending`; while the mail server fails, retry with backoff (10, 20, 40,
+    80 s), then give up ("gave up")."""
     try:
-        sent = await reset.mail_reset_link(ctx["services"], uuid.UUID(account_id))
+        return await sending
     except mail.DELIVERY_ERRORS as error:
         tries = ctx["job_try"]
         if tries >= MAIL_MAX_TRIES:
-            logger.error(
-                "gave up mailing a password reset to account %s", account_id, exc_info=True
-            )
+            logger.error("gave up mailing %s to account %s", what, account_id, exc_info=True)
             return "gave up"
-        logger.warning("mailing a password reset failed (try %s); retrying", tries, exc_info=True)
+        logger.warning("mailing %s failed (try %s); retrying", what, tries, exc_info=True)
         raise Retry(defer=10 * 2 ** (tries - 1)) from error
-    return "sent" if sent else "no such account"
 
 
 async def relay_outbox(ctx: dict[str, Any]) -> int:

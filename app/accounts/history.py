@@ -46,7 +46,7 @@ async def recent_events(conn: AsyncConnection, account_id: uuid.UUID) -> list[Ev
     return [Event(row.at, row.action, row.details) for row in rows]
 
 
-def _when(moment: dt.datetime) -> str:
+def when(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
@@ -58,6 +58,8 @@ _FAILURES = {
 _ACTIONS = {
     "account.password_reset": "通过邮件链接重设了密码 / Password reset through an emailed link",
     "account.password_changed": "修改了密码 / Password changed",
+    "invitation.accepted": "接受了公司的邀请 / Accepted a company's invitation",
+    "invitation.declined": "拒绝了公司的邀请 / Declined a company's invitation",
 }
 
 
@@ -69,13 +71,15 @@ def describe(event: Event) -> dict[str, str]:
         what = _FAILURES.get(str(details.get("reason")), "登录失败 / Failed sign-in")
         if locked := details.get("lockedUntil"):
             try:
-                until = _when(dt.datetime.fromisoformat(str(locked)))
+                until = when(dt.datetime.fromisoformat(str(locked)))
             except ValueError:
                 until = str(locked)
             what += f"; 账户锁定至 / account locked until {until}"
     else:
         what = _ACTIONS.get(event.action, event.action)
-    return {"at": _when(event.at), "ip": str(details.get("ip") or "—"), "what": what}
+        if tenant := details.get("tenantName"):
+            what += f": {tenant}"
+    return {"at": when(event.at), "ip": str(details.get("ip") or "—"), "what": what}
 
 
 async def prune(engine: AsyncEngine, *, keep_days: int) -> int:

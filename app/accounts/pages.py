@@ -1,12 +1,14 @@
 """The account pages, rendered on the server: asking for a password-reset link by
 email (/account/password-reset), choosing the new password
-(/account/password-reset/confirm), and the account's own security history
-(/account/security).
+(/account/password-reset/confirm), the account's own security history
+(/account/security) and the tenants' invitations waiting for its answer
+(/account/invitations).
 
-There is no session here: the history is shown in answer to the account's email and
-password, checked as a sign-in is (counted, throttled, refused while locked), and
-only that account's events are read. Nothing is kept that a stolen cookie could
-replay, and no tenant or admin has a way in.
+There is no session here: the history and the invitations are shown in answer to the
+account's email and password, checked as a sign-in is (counted, throttled, refused
+while locked), and only that account's rows are read. Nothing is kept that a stolen
+cookie could replay (the invitations' Accept and Decline carry a one-time ticket of
+a few minutes, bound to the CSRF cookie), and no tenant or admin has a way in.
 
 Nobody is signed in here, yet the POSTs are protected from cross-site forgery by a
 double-submit cookie: a random value in an HttpOnly, SameSite=Lax cookie scoped to
@@ -19,17 +21,20 @@ from __future__ import annotations
 
 import hmac
 import re
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from app.accounts import history, passwords, reset
+from app.accounts import history, invitations, passwords, reset
 from app.accounts.service import SignInRefused, sign_in_with_password
+from app.accounts.tables import accounts
 from app.errors import UserErrors
 from app.oauth.secrets import new_secret
 from app.validation import check_email
@@ -71,6 +76,11 @@ SIGN_IN_REFUSALS = {
     " by email unlocks it.",
     "THROTTLED": "来自您网络的登录失败次数过多，请稍后再试。"
     "Too many failed sign-ins from your network. Try again later.",
+}
+INVITATION_NOTICES = {
+    "accept": "已接受邀请，登录时可以选择这家公司了。"
+    "Invitation accepted: the company is now offered when you sign in.",
+    "decline": "已拒绝邀请。Invitation declined.",
 }
 PASSWORDS_DIFFER = "两次输入的密码不一致。The two passwords differ."
 INVALID_EMAIL = "请输入有效的邮箱地址。Enter a valid email address."
@@ -281,8 +291,78 @@ def routes(services: Services) -> list[Route]:
             at_most=history.SHOWN_AT_MOST, reset_link=REQUEST_PATH,
         )  # fmt: skip
 
+    def invitations_form(request: Request, *, email: str = "", error: str | None = None,
+                         status: int = 200):  # fmt: skip
+        return _page(
+            request, services, "invitations.html", status=status,
+            title="公司的邀请 / Invitations from companies",
+            action=invitations.INVITATIONS_PATH, email=email, error=error,
+            reset_link=REQUEST_PATH,
+        )  # fmt: skip
+
+    async def invitation_list(request: Request, account_id, email: str, notice: str = ""):
+        async with engine.connect() as conn:
+            waiting = await invitations.pending_invitations(conn, account_id)
+        ticket = await invitations.issue_ticket(services, account_id, _csrf_value(request))
+        shown = [
+            {"tenant_id": i.tenant_id, "tenant_name": i.tenant_name,
+             "invited_at": history.when(i.invited_at)}
+            for i in waiting
+        ]  # fmt: skip
+        return _page(
+            request, services, "invitation_list.html",
+            title="公司的邀请 / Invitations from companies", email=email, invitations=shown,
+            ticket=ticket, action=invitations.INVITATIONS_PATH, notice=notice,
+        )  # fmt: skip
+
+    async def answer_invitation(request: Request, form: dict[str, str]) -> HTMLResponse:
+        account_id = await invitations.redeem_ticket(
+            services, form.get("ticket", ""), request.cookies.get(CSRF_COOKIE, "")
+        )
+        if account_id is None:
+            return invitations_form(
+                request, error="请重新输入密码。Please enter your password again.", status=401
+            )
+        decision = form.get("decision", "")
+        try:
+            tenant_id = uuid.UUID(form.get("tenant", ""))
+        except ValueError:
+            tenant_id = None
+        if decision not in INVITATION_NOTICES or tenant_id is None:
+            return _bad_request(request, services)
+        act = invitations.accept if decision == "accept" else invitations.decline
+        async with engine.begin() as conn:
+            done = await act(conn, account_id=account_id, tenant_id=tenant_id,
+                             ip=client_ip(request))  # fmt: skip
+            email = await conn.scalar(select(accounts.c.email).where(accounts.c.id == account_id))
+        notice = INVITATION_NOTICES[decision] if done else (
+            "这个邀请已不存在。This invitation no longer exists."
+        )  # fmt: skip
+        return await invitation_list(request, account_id, email or "", notice)
+
+    async def pending_invitations(request: Request) -> HTMLResponse:
+        if request.method != "POST":
+            return invitations_form(request)
+        form = await _posted_form(request, services)
+        if isinstance(form, HTMLResponse):
+            return form
+        if "ticket" in form:
+            return await answer_invitation(request, form)
+        email = form.get("email", "").strip()
+        try:
+            account = await sign_in_with_password(
+                services, email=email, password=form.get("password", ""), ip=client_ip(request)
+            )
+        except SignInRefused as refused:
+            status = 429 if refused.code == "THROTTLED" else 401
+            return invitations_form(
+                request, email=email, error=SIGN_IN_REFUSALS[refused.code], status=status
+            )
+        return await invitation_list(request, account.id, account.email)
+
     return [
         Route(REQUEST_PATH, ask_for_link, methods=["GET", "POST"]),
         Route(reset.CONFIRM_PATH, choose_password, methods=["GET", "POST"]),
         Route(SECURITY_PATH, security_history, methods=["GET", "POST"]),
+        Route(invitations.INVITATIONS_PATH, pending_invitations, methods=["GET", "POST"]),
     ]

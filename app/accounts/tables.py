@@ -48,6 +48,10 @@ memberships = Table(
     Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
     Column("user_id", Uuid, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # When the account's owner accepted the membership; NULL while it is an invitation
+    # (a tenant added an account that already existed: app/accounts/invitations.py).
+    # Only accepted memberships are offered at password sign-in.
+    Column("accepted_at", DateTime(timezone=True)),
     PrimaryKeyConstraint("account_id", "tenant_id", name="pk_memberships"),
     UniqueConstraint("tenant_id", "user_id"),
 )

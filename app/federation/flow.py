@@ -36,11 +36,11 @@ from starlette.requests import Request as HttpRequest
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from app.accounts.membership import account_for_email, link_member
+from app.accounts.membership import account_of_user, find_account, link_member
 from app.accounts.tables import external_identities, memberships
 from app.api.context import Services
 from app.audit.service import SYSTEM, Actor, diff, record
-from app.db import tenant_transaction
+from app.db import take_outbox_pending, tenant_transaction
 from app.federation import outbound
 from app.federation.admin import IdentityProviderConfig, load_identity_provider
 from app.federation.outbound import OutboundPolicy, RefusedURL
@@ -51,6 +51,7 @@ from app.oauth.endpoints import (
     error_page,
 )
 from app.oauth.secrets import new_secret
+from app.outbox import service as outbox
 from app.users import service as users
 from tenants.catalog import tenants
 
@@ -292,7 +293,16 @@ class Federation:
         self, tenant_id: uuid.UUID, config: IdentityProviderConfig, identity: Identity
     ) -> uuid.UUID:
         """The account this provider's subject signs in as, linked on first sign-in,
-        and a user of the tenant (with the provider's default role) if it has none."""
+        and a user of the tenant (with the provider's default role) if it has none.
+
+        A subject seen for the first time is linked to the account with its email,
+        which may be older than this tenant's provider and belong to other tenants
+        too. The provider is the tenant admin's choice, so it vouches for this tenant
+        only: the sign-in that follows is restricted to this tenant
+        (Endpoints.continue_as), and a membership it makes of an existing account is
+        an invitation its owner still has to accept (app/accounts/membership.py),
+        which no federated sign-in does for them. The account is created, if new,
+        by linking the membership, so that a new person's membership is accepted."""
         schema = await self._schema(tenant_id)
         async with tenant_transaction(self.services.engine, schema) as conn:
             account_id = await conn.scalar(
@@ -301,23 +311,20 @@ class Federation:
                     external_identities.c.subject == identity.subject,
                 )
             )
+            known_subject = account_id is not None
             if account_id is None:
-                account_id = await account_for_email(conn, identity.email)
-                await conn.execute(
-                    insert(external_identities)
-                    .values(issuer=config.issuer, subject=identity.subject, account_id=account_id)
-                    .on_conflict_do_nothing()
-                )
-            member = await conn.scalar(
+                account_id = await find_account(conn, identity.email)
+            member = account_id and await conn.scalar(
                 select(memberships.c.user_id).where(
                     memberships.c.account_id == account_id, memberships.c.tenant_id == tenant_id
                 )
             )
             if member is None and (existing := await users.find_by_email(conn, identity.email)):
                 # A user from before accounts existed: the provider vouches for the email.
-                await link_member(
+                linked = await link_member(
                     conn, tenant_id=tenant_id, user_id=existing.id, email=identity.email
                 )
+                account_id = account_id or linked
             elif member is None:
                 row = await users.create_user(
                     conn, actor=SYSTEM, tenant_id=tenant_id, email=identity.email,
@@ -327,6 +334,16 @@ class Federation:
                     conn, actor=Actor("system"), action="user.provisioned", entity_type="user",
                     entity_id=row.id, changes=diff(None, {"issuer": config.issuer}),
                 )  # fmt: skip
+                account_id = account_id or await account_of_user(conn, tenant_id, row.id)
+            if not known_subject:
+                await conn.execute(
+                    insert(external_identities)
+                    .values(issuer=config.issuer, subject=identity.subject, account_id=account_id)
+                    .on_conflict_do_nothing()
+                )
+            wrote_outbox = take_outbox_pending(conn)
+        if wrote_outbox:  # an invitation's mail
+            await outbox.relay_soon(self.services.engine, self.services.queue)
         return account_id
 
     async def _schema(self, tenant_id: uuid.UUID) -> str:

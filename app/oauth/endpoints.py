@@ -212,8 +212,12 @@ class Endpoints:
     ) -> Response:
         """The account is signed in: pick the tenant (the client's own, the only one,
         or the one chosen) and send the browser back to the client with a code."""
+        # Password sign-in offers only the memberships the account's owner accepted. A
+        # federated sign-in is for the tenant whose provider vouched, and that one
+        # only: its membership counts even while it is an invitation (the tenant's
+        # provider cannot accept on the owner's behalf, so it stays one).
         async with self.services.engine.connect() as conn:
-            memberships = await memberships_of(conn, account_id)
+            memberships = await memberships_of(conn, account_id, pending_in=tenant_id)
         # A tenant's own client signs in to that tenant only; a federated sign-in to
         # the tenant whose provider vouched. Both, when both apply.
         for only in (page.client.tenant_id, tenant_id):
@@ -303,7 +307,8 @@ class AuthorizePage:
             csrf=self.csrf, client_name=self.client.name,
             federated_action=FEDERATED_START_PATH,
             reset_url=f"{issuer}/account/password-reset",
-            security_url=f"{issuer}/account/security", **context,
+            security_url=f"{issuer}/account/security",
+            invitations_url=f"{issuer}/account/invitations", **context,
         )  # fmt: skip
         return self.bind_cookie(response)
 

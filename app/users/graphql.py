@@ -3,17 +3,35 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
+import uuid
 
 import strawberry
 from sqlalchemy import Row, select
 
+from app.api.batch import batched
 from app.api.context import Info
 from app.api.errors import UserErrorType, run_mutation
 from app.api.ids import optional_uuid, require_uuid
 from app.api.pagination import Connection, SortKey, connection_from, paginate
 from app.api.permissions import requires
-from app.users import service
+from app.users import queries, service
 from app.users.tables import users
+
+
+@strawberry.enum(description="Whether a user can sign in to this tenant yet.")
+class SignInStatus(enum.Enum):
+    ACTIVE = strawberry.enum_value(
+        queries.ACTIVE, description="Their account can sign in here (password or single sign-on)."
+    )
+    INVITED = strawberry.enum_value(
+        queries.INVITED,
+        description="Waiting for the person: to set a first password (the reset mail), or to"
+        " accept the invitation mailed to them.",
+    )
+    NO_ACCOUNT = strawberry.enum_value(
+        queries.NO_ACCOUNT, description="No account signs in as this user (the person declined)."
+    )
 
 
 @strawberry.type
@@ -30,6 +48,20 @@ class User:
     created_at: dt.datetime
     updated_at: dt.datetime
     version: int
+
+    @strawberry.field(
+        description="Whether the user can sign in yet; null without the users:manage permission (admins)."
+    )
+    async def sign_in_status(self, info: Info) -> SignInStatus | None:
+        principal = info.context.principal
+        if not principal.can("users:manage"):
+            return None
+
+        async def load(user_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+            async with info.context.db.read() as conn:
+                return await queries.sign_in_states(conn, principal.tenant.id, user_ids)
+
+        return SignInStatus(await batched(info, uuid.UUID(str(self.id)), {}, load))
 
     @classmethod
     def from_row(cls, row: Row) -> User:

@@ -13,6 +13,7 @@ from helpers import TenantHandle
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.accounts import invitations
 from app.accounts.passwords import hash_password
 from app.accounts.service import store_password
 from app.accounts.tables import account_events, accounts
@@ -49,10 +50,17 @@ class Member:
 
 
 async def add_member(
-    services: Services, tenant: TenantHandle, email: str, *, role: str = "sales"
+    services: Services,
+    tenant: TenantHandle,
+    email: str,
+    *,
+    role: str = "sales",
+    accept: bool = True,
 ) -> Member:
     """A user of `tenant` with `email` (linked to the account with that email, made
-    if missing), with a real access token."""
+    if missing), with a real access token. If the account existed, the membership is
+    an invitation, which its owner accepts unless `accept` is False (so the mail
+    queued for it finds nothing left to say)."""
     async with tenant_transaction(services.engine, tenant.schema) as conn:
         user = await users.create_user(
             conn, actor=SYSTEM, tenant_id=tenant.id, email=email, role=role, name=email
@@ -60,6 +68,8 @@ async def add_member(
         account_id = await conn.scalar(
             select(accounts.c.id).where(func.lower(accounts.c.email) == email.lower())
         )
+        if accept:
+            await invitations.accept(conn, account_id=account_id, tenant_id=tenant.id, ip=fake_ip())
     token = await issue_access_token(
         keyring=services.keyring, settings=services.settings, tenant_id=tenant.id,
         user_id=user.id, roles=[role],

@@ -11,7 +11,17 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 import pytest
-from flows import authorization, browser, code_from, open_sign_in, redeem, register_spa
+from flows import (
+    authorization,
+    browser,
+    code_from,
+    open_sign_in,
+    redeem,
+    refresh,
+    register_spa,
+    set_password,
+    submit_password,
+)
 from helpers import make_tenant
 from joserfc import jwk, jwt
 from joserfc.jwk import KeySet
@@ -19,10 +29,14 @@ from peers.oidc_provider import OidcProvider, ensure_node_modules
 from peers.oidc_provider import sign_in as provider_sign_in
 from sqlalchemy import func, select
 
+from app.accounts import invitations
+from app.accounts.tables import accounts, external_identities, memberships
+from app.audit.service import SYSTEM
 from app.audit.tables import audit_log
 from app.db import tenant_transaction
 from app.federation.admin import IdentityProviderConfig
 from app.federation.flow import FederationError, ProviderMetadata, validate_id_token
+from app.users import service as user_service
 from app.users.tables import users
 
 SECRET = "federation-secret-for-tests"
@@ -30,6 +44,8 @@ ACCOUNTS = [
     {"sub": "ada", "email": "ada@corp.example", "email_verified": True, "name": "Ada"},
     {"sub": "eve", "email": "eve@elsewhere.example", "email_verified": True, "name": "Eve"},
     {"sub": "una", "email": "una@corp.example", "email_verified": False, "name": "Una"},
+    # Has an account already, in another tenant, with a password.
+    {"sub": "bob", "email": "bob@corp.example", "email_verified": True, "name": "Bob"},
 ]
 CONFIGURE = """mutation($input: ConfigureIdentityProviderInput!) {
   configureIdentityProvider(input: $input) { userErrors { field message } } }"""
@@ -99,6 +115,14 @@ async def test_a_provider_user_signs_in_and_is_provisioned_once(client, api, cor
         )
     assert count == 1
     assert provisioned == 1
+    # A new person: their account was made for this membership, accepted at once.
+    async with services.engine.connect() as conn:
+        accepted_at = await conn.scalar(
+            select(memberships.c.accepted_at)
+            .join(accounts, accounts.c.id == memberships.c.account_id)
+            .where(accounts.c.email == "ada@corp.example", memberships.c.tenant_id == corp.id)
+        )
+    assert accepted_at is not None
 
 
 @pytest.mark.parametrize("login", ["eve", "una"], ids=["domain-not-allowed", "email-unverified"])
@@ -231,3 +255,77 @@ async def test_another_tenants_client_cannot_use_this_tenants_provider(client, c
         response = await web.get(f"{callback.path}?{callback.query}")
     assert response.status_code == 403
     assert "location" not in response.headers
+
+
+async def test_an_existing_account_signs_in_through_the_provider_to_its_tenant_only(
+    client, api, corp, owner, services, provider
+):
+    """Bob has an account in `theirs`, with a password. Corp's provider (chosen by
+    corp's admin, so it cannot speak for Bob's other tenants) signs him in to corp,
+    even while corp's membership is an invitation, and to nothing else; and it does
+    not accept the invitation for him: his password sign-in still offers `theirs`
+    only."""
+    email = "bob@corp.example"
+    theirs = await make_tenant(owner, services, "bobs")
+    async with tenant_transaction(services.engine, theirs.schema) as conn:
+        await user_service.create_user(
+            conn, actor=SYSTEM, tenant_id=theirs.id, email=email, role="admin", name="Bob"
+        )
+    await set_password(owner, email)
+
+    async with browser(client) as web:
+        auth, response = await federated(web, corp, "bob")
+        at_corp = (await redeem(web, auth, code_from(response, auth))).json()
+    me = (await api.gql(ME, token=at_corp["access_token"]))["me"]
+    assert me == {"user": {"email": email, "role": "sales"}, "tenant": {"slug": corp.slug}}
+
+    async with owner.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(memberships.c.tenant_id, memberships.c.accepted_at, accounts.c.id)
+                .join(accounts, accounts.c.id == memberships.c.account_id)
+                .where(accounts.c.email == email)
+            )
+        ).all()
+        linked = await conn.scalar(
+            select(external_identities.c.account_id).where(
+                external_identities.c.issuer == provider.issuer,
+                external_identities.c.subject == "bob",
+            )
+        )
+    pending = {row.tenant_id: row.accepted_at for row in rows}
+    assert set(pending) == {theirs.id, corp.id}
+    assert pending[corp.id] is None and pending[theirs.id] is not None
+    account_id = rows[0].id
+    assert linked == account_id
+
+    # A client of `theirs` through corp's provider: refused.
+    own_spa = await register_spa(owner, theirs.id)
+    async with browser(client) as web:
+        auth = authorization(own_spa)
+        await open_sign_in(web, auth)
+        start = await web.get(
+            "/oauth/federated/start?" + urlencode({**auth.params, "tenant": corp.slug})
+        )
+        callback = urlsplit(await provider_sign_in(start.headers["location"], "bob"))
+        refused = await web.get(f"{callback.path}?{callback.query}")
+    assert refused.status_code == 403 and "location" not in refused.headers
+
+    # Password sign-in: `theirs` only, no chooser offering corp.
+    async with browser(client) as web:
+        auth = authorization(corp.spa)
+        await open_sign_in(web, auth)
+        response = await submit_password(web, auth, email)
+        tokens = (await redeem(web, auth, code_from(response, auth))).json()
+    assert (await api.gql(ME, token=tokens["access_token"]))["me"]["tenant"]["slug"] == (
+        theirs.slug
+    )
+
+    # Bob declines corp's invitation (which also leaves the mail queued for it, run by
+    # some other test's worker without a mail server, nothing to send): his session
+    # at corp ends.
+    async with services.engine.begin() as conn:
+        await invitations.decline(conn, account_id=account_id, tenant_id=corp.id, ip="192.0.2.1")
+    async with browser(client) as web:
+        ended = await refresh(web, corp.spa, at_corp["refresh_token"])
+    assert ended.json()["error"] == "invalid_grant"

@@ -4,15 +4,18 @@ app and its user's browser drive them, and the attacks on them that must fail.""
 from __future__ import annotations
 
 import asyncio
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flows import (
+    PASSWORD,
     REDIRECT_URI,
     authorization,
     browser,
     choose_tenant,
     code_from,
+    form_fields,
     open_sign_in,
     redeem,
     refresh,
@@ -34,7 +37,7 @@ CUSTOMERS = "{ customers(first: 5) { totalCount } }"
 
 
 @pytest.fixture(scope="module")
-async def pair(owner, services):
+async def pair(owner, services, client):
     """Two tenants; the first's admin is also a sales rep of the second (one account,
     two memberships)."""
     first = await make_tenant(owner, services, "oauth-a")
@@ -48,7 +51,27 @@ async def pair(owner, services):
     for handle in (first, second):
         for role in ("admin", "manager", "sales", "viewer"):
             await set_password(owner, f"{role}@{handle.slug}.example.com")
+    # The account existed: the second tenant is an invitation until its owner accepts.
+    async with browser(client) as web:
+        await accept_invitation(web, email, second.id)
     return first, second, email
+
+
+async def accept_invitation(web, email: str, tenant_id) -> None:
+    """What the account's owner does on /account/invitations: their password, then
+    Accept on the tenant's invitation."""
+    page = await web.get("/account/invitations")
+    fields = form_fields(page.text)
+    listed = await web.post(
+        "/account/invitations",
+        data={"csrf": fields["csrf"], "email": email, "password": PASSWORD},
+    )
+    assert listed.status_code == 200, listed.text
+    form = next(f for f in re.findall(r"<form.*?</form>", listed.text, re.S) if str(tenant_id) in f)
+    accepted = await web.post(
+        "/account/invitations", data={**form_fields(form), "decision": "accept"}
+    )
+    assert accepted.status_code == 200, accepted.text
 
 
 @pytest.fixture(scope="module")
