@@ -258,6 +258,20 @@ def routes(services: Services) -> list[Route]:
             "You can now sign in with your new password. You were signed out everywhere else.",
         )  # fmt: skip
 
+    async def _owner(request: Request, form: dict[str, str], form_page):
+        """The account whose email and password were posted, checked as a sign-in is
+        (counted, throttled, refused while locked); else `form_page` again, saying why."""
+        email = form.get("email", "").strip()
+        try:
+            return await sign_in_with_password(
+                services, email=email, password=form.get("password", ""), ip=client_ip(request)
+            )
+        except SignInRefused as refused:
+            status = 429 if refused.code == "THROTTLED" else 401
+            return form_page(
+                request, email=email, error=SIGN_IN_REFUSALS[refused.code], status=status
+            )
+
     def security_form(request: Request, *, email: str = "", error: str | None = None,
                       status: int = 200):  # fmt: skip
         return _page(
@@ -272,16 +286,9 @@ def routes(services: Services) -> list[Route]:
         form = await _posted_form(request, services)
         if isinstance(form, HTMLResponse):
             return form
-        email = form.get("email", "").strip()
-        try:
-            account = await sign_in_with_password(
-                services, email=email, password=form.get("password", ""), ip=client_ip(request)
-            )
-        except SignInRefused as refused:
-            status = 429 if refused.code == "THROTTLED" else 401
-            return security_form(
-                request, email=email, error=SIGN_IN_REFUSALS[refused.code], status=status
-            )
+        account = await _owner(request, form, security_form)
+        if isinstance(account, HTMLResponse):
+            return account
         async with engine.connect() as conn:
             events = await history.recent_events(conn, account.id)
         return _page(
@@ -348,16 +355,9 @@ def routes(services: Services) -> list[Route]:
             return form
         if "ticket" in form:
             return await answer_invitation(request, form)
-        email = form.get("email", "").strip()
-        try:
-            account = await sign_in_with_password(
-                services, email=email, password=form.get("password", ""), ip=client_ip(request)
-            )
-        except SignInRefused as refused:
-            status = 429 if refused.code == "THROTTLED" else 401
-            return invitations_form(
-                request, email=email, error=SIGN_IN_REFUSALS[refused.code], status=status
-            )
+        account = await _owner(request, form, invitations_form)
+        if isinstance(account, HTMLResponse):
+            return account
         return await invitation_list(request, account.id, account.email)
 
     return [
