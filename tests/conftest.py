@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 from helpers import TenantHandle, make_tenant
+from peers.smtp import SmtpServer
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -28,9 +29,21 @@ RUN_ID = f"{os.getpid()}_{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="session")
-def settings() -> Settings:
+def smtp() -> Iterator[SmtpServer]:
+    """The run's mail server (aiosmtpd, in memory). Every worker mails through it, so
+    a mail some test left queued (an invitation, a reset) is delivered at once by
+    whichever worker runs next, instead of holding that worker in minutes of retries
+    against a port nothing listens on."""
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def settings(smtp: SmtpServer) -> Settings:
     base = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/kehu")
     return Settings(
+        smtp_host=smtp.host,
+        smtp_port=smtp.port,
         database_url=f"{base.rsplit('/', 1)[0]}/kehu_test_{RUN_ID}",
         redis_url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         queue_name=f"kehu:test:{RUN_ID}",

@@ -4,9 +4,8 @@ each at an IP of its own, so tests never share a throttle."""
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -45,15 +44,10 @@ async def member(services: Services, home: TenantHandle) -> Member:
 
 
 @pytest.fixture(scope="session")
-def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
 def mail_settings(settings: Settings, smtp: SmtpServer) -> Settings:
-    """This run's settings, mailing through the test SMTP server."""
-    return dataclasses.replace(settings, smtp_host=smtp.host, smtp_port=smtp.port)
+    """This run's settings, mailing through the test SMTP server (as they all do)."""
+    assert (settings.smtp_host, settings.smtp_port) == (smtp.host, smtp.port)
+    return settings
 
 
 @pytest.fixture
