@@ -50,12 +50,12 @@ class User:
     version: int
 
     @strawberry.field(
-        description="Whether the user can sign in yet; null without the users:manage permission (admins)."
+        description="Whether the user can sign in yet. Refused (FORBIDDEN) without "
+        "users:manage (admins).",
+        extensions=requires("users:manage"),
     )
     async def sign_in_status(self, info: Info) -> SignInStatus | None:
         principal = info.context.principal
-        if not principal.can("users:manage"):
-            return None
 
         async def load(user_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
             async with info.context.db.read() as conn:

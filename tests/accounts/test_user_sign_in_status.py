@@ -67,8 +67,12 @@ async def test_a_declined_invitation_shows_as_no_account(api, services, away, me
 
 
 async def test_only_those_who_manage_users_see_it(api, away):
-    data = await api.gql("{ me { user { signInStatus } } }", token=away.tokens["viewer"])
-    assert data["me"]["user"]["signInStatus"] is None
+    # Refused, not hidden, like every other field a permission guards.
+    [error] = await api.errors("{ me { user { signInStatus } } }", token=away.tokens["viewer"])
+    assert (error["extensions"]["code"], error["path"]) == (
+        "FORBIDDEN",
+        ["me", "user", "signInStatus"],
+    )
     data = await api.gql("{ me { user { signInStatus } } }", token=away.tokens["admin"])
     assert data["me"]["user"]["signInStatus"] in ("ACTIVE", "INVITED")
 
