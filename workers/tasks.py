@@ -72,24 +72,26 @@ async def send_password_reset_mail(ctx: dict[str, Any], *, tenant_id: str, accou
     """Mail a password-reset link (`tenant_id` is the outbox's placeholder: an
     account's mail belongs to no tenant). Each try makes a new link, invalidating the
     one a failed try made."""
-    sent = await _mail(ctx, "a password reset", account_id,
-                       reset.mail_reset_link(ctx["services"], uuid.UUID(account_id)))  # fmt: skip
-    return sent if isinstance(sent, str) else "sent" if sent else "no such account"
+    return await _mail(ctx, "a password reset", account_id,
+                       reset.mail_reset_link(ctx["services"], uuid.UUID(account_id)),
+                       unsent="no such account")  # fmt: skip
 
 
 async def send_invitation_mail(ctx: dict[str, Any], *, tenant_id: str, account_id: str) -> str:
     """Mail an invitation to join `tenant_id` (the outbox row's: the inviting tenant).
     Safe to run twice: a second mail says the same."""
-    sent = await _mail(ctx, "an invitation", account_id, invitations.mail_invitation(
-        ctx["services"], uuid.UUID(account_id), uuid.UUID(tenant_id)))  # fmt: skip
-    return sent if isinstance(sent, str) else "sent" if sent else "no longer pending"
+    return await _mail(ctx, "an invitation", account_id, invitations.mail_invitation(
+        ctx["services"], uuid.UUID(account_id), uuid.UUID(tenant_id)),
+        unsent="no longer pending")  # fmt: skip
 
 
-async def _mail(ctx: dict[str, Any], what: str, account_id: str, sending: Awaitable[bool]):
-    """Await `sending`; while the mail server fails, retry with backoff (10, 20, 40,
-    80 s), then give up ("gave up")."""
+async def _mail(
+    ctx: dict[str, Any], what: str, account_id: str, sending: Awaitable[bool], *, unsent: str
+) -> str:
+    """Await `sending`: "sent", or `unsent` when there was nothing to send. While the
+    mail server fails, retry with backoff (10, 20, 40, 80 s), then "gave up"."""
     try:
-        return await sending
+        return "sent" if await sending else unsent
     except mail.DELIVERY_ERRORS as error:
         tries = ctx["job_try"]
         if tries >= MAIL_MAX_TRIES:
